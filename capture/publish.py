@@ -1,0 +1,262 @@
+"""The only XADD on the hot path: one pipelined round trip per error, a circuit breaker, the spool fallback."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import redis
+from django.core.signals import setting_changed
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from capture import conf
+from capture.known import KnownCache
+from capture.spool import Spool
+from contracts import codec
+from contracts.events import ErrorObserved
+from contracts.names import EVENT_FIELD, Names
+
+log = logging.getLogger(__name__)
+
+SENT, SPOOLED, DROPPED = "sent", "spooled", "dropped"
+_REDIS_ERRORS = (redis.RedisError, OSError)
+
+
+class Breaker:
+    """Closed until `failures` consecutive errors; then open for `reset_s`; then one trial call."""
+
+    def __init__(self, failures: int, reset_s: float, clock: Any = time.monotonic) -> None:
+        self.failures = failures
+        self.reset_s = reset_s
+        self.clock = clock
+        self.consecutive = 0
+        self.opened_at: float | None = None
+        self._trial = False
+        self._lock = threading.Lock()
+
+    @property
+    def is_open(self) -> bool:
+        """Whether calls are being refused right now."""
+        return self.opened_at is not None
+
+    def allow(self) -> bool:
+        """Whether a call may go to Redis now."""
+        with self._lock:
+            if self.opened_at is None:
+                return True
+            if not self._trial and self.clock() - self.opened_at >= self.reset_s:
+                self._trial = True
+                return True
+            return False
+
+    def success(self) -> None:
+        """A call succeeded: close."""
+        with self._lock:
+            self.consecutive = 0
+            self.opened_at = None
+            self._trial = False
+
+    def failure(self) -> bool:
+        """A call failed; True when this failure opened the breaker."""
+        with self._lock:
+            self.consecutive += 1
+            if self.opened_at is not None:
+                self.opened_at = self.clock()
+                self._trial = False
+                return False
+            if self.consecutive >= self.failures:
+                self.opened_at = self.clock()
+                return True
+            return False
+
+
+def make_client(url: str, timeout_s: float, connect_timeout_s: float | None = None) -> redis.Redis:
+    """A Redis client with the given timeouts and no automatic retries."""
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=connect_timeout_s or timeout_s,
+        retry=Retry(NoBackoff(), 0),
+        retry_on_timeout=False,
+        health_check_interval=0,
+    )
+
+
+class Publisher:
+    """Per-process sender of error events, owner of the breaker, the spool, the known cache and counters."""
+
+    def __init__(self, cfg: Any, names: Names, client: Any = None, flush_client: Any = None) -> None:
+        self.cfg = cfg
+        self.names = names
+        self.client = client or make_client(cfg["REDIS_URL"], cfg["SOCKET_TIMEOUT_S"], cfg["CONNECT_TIMEOUT_S"])
+        self.flush_client = flush_client or make_client(cfg["REDIS_URL"], 2.0, 0.5)
+        self.breaker = Breaker(cfg["BREAKER_FAILURES"], cfg["BREAKER_RESET_S"])
+        self.spool = Spool(cfg["SPOOL_DIR"], cfg["SPOOL_MAX_BYTES"])
+        self.known = KnownCache(cfg["KNOWN_REFRESH_S"])
+        self.maxlen = cfg["STREAM_MAXLEN"]
+        self._counts: Counter = Counter()
+        self._lock = threading.Lock()
+        self._spooled_since_flush = self.spool.has_files()
+
+    def count(self, key: str, field: str, n: int = 1) -> None:
+        """Add to a Redis hash counter, sent by the next tick."""
+        with self._lock:
+            self._counts[(key, field)] += n
+
+    def drop(self, reason: str) -> None:
+        """Count an event capture could not deliver."""
+        log.warning("errortrail dropped an event: %s", reason)
+        self.count(self.names.drops, reason)
+
+    def publish(self, event: ErrorObserved) -> str:
+        """Send one event (XADD pipelined with the known-map version read); spool it when Redis is out."""
+        try:
+            data = codec.encode(event)
+        except codec.ContractError as exc:
+            log.error("errortrail built an invalid event: %s", exc)
+            self.drop("invalid")
+            return DROPPED
+        stream = self.names.errors_for(event.fingerprint)
+        if event.known_bug:
+            self.count(self.names.known_views, event.known_bug)
+        if self.breaker.allow():
+            try:
+                pipe = self.client.pipeline(transaction=False)
+                pipe.xadd(stream, {EVENT_FIELD: data}, maxlen=self.maxlen, approximate=True)
+                pipe.get(self.names.known_version)
+                _, version = pipe.execute()
+            except _REDIS_ERRORS as exc:
+                if self.breaker.failure():
+                    log.warning("errortrail: Redis unreachable (%s); spooling events locally", exc)
+                    self.count(self.names.capture_stats, "breaker_opened")
+            else:
+                self.breaker.success()
+                self.known.note_version(version)
+                return SENT
+        return self._to_spool(stream, data)
+
+    def _to_spool(self, stream: str, data: bytes) -> str:
+        reason = self.spool.write(stream, data)
+        if reason:
+            self.drop(reason)
+            return DROPPED
+        self._spooled_since_flush = True
+        self.count(self.names.capture_stats, "spooled")
+        return SPOOLED
+
+    def tick(self) -> None:
+        """Background work: refresh the known map, flush the spool, push counters. Never raises."""
+        for step in (self._refresh_known, self._flush_spool, self._push_counts):
+            try:
+                step()
+            except _REDIS_ERRORS as exc:
+                log.debug("errortrail background step %s: %s", step.__name__, exc)
+            except Exception:
+                log.exception("errortrail background step %s failed", step.__name__)
+                if self.cfg["REPORT_INTERNAL_ERRORS"]:
+                    raise
+
+    def _refresh_known(self) -> None:
+        if self.known.due():
+            self.known.refresh(self.flush_client, self.names)
+
+    def _flush_spool(self) -> None:
+        # Doubles as the breaker's probe: a successful flush means capture may use Redis again.
+        if not self._spooled_since_flush:
+            return
+        sent = self.spool.flush(self.flush_client, self.names.spool_done, self.maxlen)
+        self.breaker.success()
+        self._spooled_since_flush = self.spool.has_files()
+        if sent:
+            log.info("errortrail flushed %d spooled events", sent)
+            self.count(self.names.capture_stats, "flushed", sent)
+
+    def _push_counts(self) -> None:
+        with self._lock:
+            counts, self._counts = self._counts, Counter()
+        if not counts:
+            return
+        try:
+            pipe = self.flush_client.pipeline(transaction=False)
+            for (key, field), n in counts.items():
+                pipe.hincrby(key, field, n)
+            pipe.execute()
+        except BaseException:
+            with self._lock:
+                self._counts.update(counts)
+            raise
+
+    def close(self) -> None:
+        """Final tick at process exit; unsent spool files stay for the next flusher."""
+        self.spool.seal_all()
+        self.tick()
+
+
+class _Worker(threading.Thread):
+    def __init__(self, publisher: Publisher, period_s: float) -> None:
+        super().__init__(name="errortrail-capture", daemon=True)
+        self.publisher = publisher
+        self.period_s = period_s
+        self.wake = threading.Event()
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            self.publisher.tick()
+            self.wake.wait(self.period_s)
+            self.wake.clear()
+
+
+_state: dict[str, Any] = {"pid": None, "publisher": None, "worker": None}
+_state_lock = threading.Lock()
+
+
+def get_publisher() -> Publisher:
+    """This process's publisher (made after fork on first use), with its background thread."""
+    publisher = _state["publisher"]
+    if publisher is not None and _state["pid"] == os.getpid():
+        return publisher
+    with _state_lock:
+        if _state["publisher"] is None or _state["pid"] != os.getpid():
+            cfg = conf.get()
+            publisher = Publisher(cfg, conf.names())
+            _state.update(pid=os.getpid(), publisher=publisher, worker=None)
+            if cfg["BACKGROUND"]:
+                worker = _Worker(publisher, cfg["TICK_S"])
+                worker.start()
+                _state["worker"] = worker
+        return _state["publisher"]
+
+
+def reset() -> None:
+    """Forget this process's publisher (settings changed, or tests)."""
+    with _state_lock:
+        worker = _state.get("worker")
+        if worker is not None:
+            worker.stopped.set()
+            worker.wake.set()
+        _state.update(pid=None, publisher=None, worker=None)
+
+
+@atexit.register
+def _at_exit() -> None:
+    publisher = _state.get("publisher")
+    if publisher is not None and _state.get("pid") == os.getpid():
+        try:
+            publisher.close()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
+
+
+def _on_setting_changed(setting: str, **kwargs: Any) -> None:
+    if setting == "ERRORTRAIL":
+        reset()
+
+
+setting_changed.connect(_on_setting_changed, dispatch_uid="errortrail-capture-publisher-reset")

@@ -1,0 +1,200 @@
+"""Friendly error pages for handler400/403/404/500 and CSRF_FAILURE_VIEW; no database, no Redis."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template import loader
+from django.utils.html import escape
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import defaults
+from django.views import csrf as django_csrf
+
+from capture import conf
+from capture.build import current_exc_info, host_of
+from capture.middleware import observation_for
+
+log = logging.getLogger(__name__)
+
+TEMPLATE = "errortrail/error.html"
+
+PAGES: dict[str, dict[str, Any]] = {
+    "bad_request": {
+        "status": 400,
+        "title": "That request didn't work",
+        "message": "We couldn't understand that request. Please go back and try again.",
+    },
+    "permission_denied": {
+        "status": 403,
+        "title": "You don't have access to this page",
+        "message": "This page needs permissions your account doesn't have. "
+        "If you think it should, sign in with another account or contact us.",
+    },
+    "page_not_found": {
+        "status": 404,
+        "title": "We can't find that page",
+        "message": "The page may have moved, or the link may be mistyped. "
+        "Try the home page, or go back to where you were.",
+    },
+    "server_error": {
+        "status": 500,
+        "title": "Something went wrong",
+        "message": "Something went wrong on our side, and we've been notified. "
+        "Please try again in a few minutes.",
+    },
+    "csrf_failure": {
+        "status": 403,
+        "title": "This form has expired",
+        "message": "For your security, forms stop working after a while, or when cookies are blocked. "
+        "Go back, reload the page, and submit the form again. Nothing was saved.",
+    },
+}
+KNOWN_TITLE = "We're aware of this problem"
+KNOWN_MESSAGE = "We're aware of this problem and working on it."
+
+
+def _friendly(cfg: Any) -> bool:
+    return not settings.DEBUG or cfg["FRIENDLY_IN_DEBUG"]
+
+
+def _back_url(request: HttpRequest) -> str | None:
+    referer = request.META.get("HTTP_REFERER")
+    host, disallowed = host_of(request)
+    if not referer or disallowed or not host:
+        return None
+    if url_has_allowed_host_and_scheme(referer, allowed_hosts={host}, require_https=request.is_secure()):
+        return referer
+    return None
+
+
+def _wants_json(request: HttpRequest, cfg: Any) -> bool:
+    if any(request.path.startswith(prefix) for prefix in cfg["API_PREFIXES"]):
+        return True
+    accept = request.META.get("HTTP_ACCEPT", "")
+    if "json" not in accept:
+        return False
+    return request.get_preferred_type(["text/html", "application/json"]) == "application/json"
+
+
+def page_context(kind: str, request: HttpRequest, cfg: Any, obs: Any) -> dict[str, Any]:
+    """Everything the friendly template and the JSON body show."""
+    page = PAGES[kind]
+    known = getattr(obs, "known", None)
+    host, disallowed = host_of(request)
+    ctx: dict[str, Any] = {
+        "kind": kind,
+        "status": page["status"],
+        "title": page["title"],
+        "message": page["message"],
+        "reference": getattr(obs, "event_id", None),
+        "known": None,
+        "home_url": "/",
+        "back_url": _back_url(request),
+        "site_name": cfg["SITE_NAME"] or ("" if disallowed else host or ""),
+        "base_template": cfg["BASE_TEMPLATE"],
+    }
+    if known is not None:
+        url = known.url if cfg["SHOW_ISSUE_LINKS"] and known.url.startswith(("https://", "http://", "/")) else ""
+        ctx["title"] = KNOWN_TITLE
+        ctx["message"] = KNOWN_MESSAGE
+        ctx["known"] = {"bug_id": known.bug_id, "url": url, "message": known.message}
+    return ctx
+
+
+def _json(ctx: dict[str, Any]) -> HttpResponse:
+    body: dict[str, Any] = {
+        "status": ctx["status"],
+        "code": ctx["kind"],
+        "title": ctx["title"],
+        "message": ctx["message"],
+        "reference": ctx["reference"],
+    }
+    if ctx["known"]:
+        body["known_issue"] = ctx["known"]
+    return HttpResponse(orjson.dumps({"error": body}), status=ctx["status"], content_type="application/json")
+
+
+def _fallback(status: int, title: str) -> HttpResponse:
+    return HttpResponse(
+        f"<!doctype html><title>{escape(title)}</title><h1>{escape(title)}</h1><p><a href=\"/\">Go to the home page</a></p>",
+        status=status,
+        content_type="text/html; charset=utf-8",
+    )
+
+
+def render_friendly(kind: str, request: HttpRequest, obs: Any, cfg: Any) -> HttpResponse:
+    """The friendly page (or JSON body) for an observation; falls back to plain HTML rather than raise."""
+    page = PAGES[kind]
+    try:
+        ctx = page_context(kind, request, cfg, obs)
+        if _wants_json(request, cfg):
+            return _json(ctx)
+        html = loader.get_template(TEMPLATE).render(ctx)
+        return HttpResponse(html, status=page["status"], content_type="text/html; charset=utf-8")
+    except Exception:
+        log.exception("errortrail could not render the %s page", kind)
+        if cfg["REPORT_INTERNAL_ERRORS"]:
+            raise
+        return _fallback(page["status"], page["title"])
+
+
+def _observe(request: HttpRequest, status: int, cfg: Any, csrf_reason: str | None = None, exc_info: Any = None) -> Any:
+    if not cfg["ENABLED"]:
+        return None
+    try:
+        return observation_for(request, status, csrf_reason=csrf_reason, exc_info=exc_info)
+    except Exception:
+        log.exception("errortrail could not observe an error")
+        if cfg["REPORT_INTERNAL_ERRORS"]:
+            raise
+        return None
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None, template_name: str = "400.html") -> HttpResponse:
+    """handler400."""
+    cfg = conf.get()
+    obs = _observe(request, 400, cfg)
+    if not _friendly(cfg):
+        return defaults.bad_request(request, exception)
+    return render_friendly("bad_request", request, obs, cfg)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None, template_name: str = "403.html") -> HttpResponse:
+    """handler403."""
+    cfg = conf.get()
+    obs = _observe(request, 403, cfg)
+    if not _friendly(cfg):
+        return defaults.permission_denied(request, exception or PermissionDenied())
+    return render_friendly("permission_denied", request, obs, cfg)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None, template_name: str = "404.html") -> HttpResponse:
+    """handler404."""
+    cfg = conf.get()
+    obs = _observe(request, 404, cfg)
+    if not _friendly(cfg):
+        return defaults.page_not_found(request, exception or Exception())
+    return render_friendly("page_not_found", request, obs, cfg)
+
+
+def server_error(request: HttpRequest, template_name: str = "500.html") -> HttpResponse:
+    """handler500 (Django calls it while the exception is being handled)."""
+    cfg = conf.get()
+    obs = _observe(request, 500, cfg, exc_info=current_exc_info())
+    if not _friendly(cfg):
+        return defaults.server_error(request)
+    return render_friendly("server_error", request, obs, cfg)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "", template_name: str = "403_csrf.html") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: records Django's reason, explains that the form expired."""
+    cfg = conf.get()
+    obs = _observe(request, 403, cfg, csrf_reason=reason or "")
+    if not _friendly(cfg):
+        return django_csrf.csrf_failure(request, reason)
+    return render_friendly("csrf_failure", request, obs, cfg)

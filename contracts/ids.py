@@ -1,0 +1,35 @@
+"""Event ids: 20 characters of Crockford base32, sortable by time, unique without coordination."""
+
+from __future__ import annotations
+
+import os
+import time
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+ID_LENGTH = 20
+_RANDOM_BITS = 52
+
+
+def new_id(ts_ms: int | None = None) -> str:
+    """A new id: 48 bits of epoch milliseconds then 52 random bits."""
+    if ts_ms is None:
+        ts_ms = time.time_ns() // 1_000_000
+    value = ((ts_ms & ((1 << 48) - 1)) << _RANDOM_BITS) | int.from_bytes(os.urandom(7), "big") >> 4
+    chars = []
+    for _ in range(ID_LENGTH):
+        chars.append(ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def id_time_ms(event_id: str) -> int:
+    """The millisecond timestamp an id was made at."""
+    value = 0
+    for ch in event_id:
+        value = value * 32 + ALPHABET.index(ch)
+    return value >> _RANDOM_BITS
+
+
+def is_id(value: object) -> bool:
+    """Whether value is shaped like an id from new_id."""
+    return isinstance(value, str) and len(value) == ID_LENGTH and all(c in ALPHABET for c in value)

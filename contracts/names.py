@@ -1,0 +1,125 @@
+"""Every stream, consumer group, key and field name errortrail uses (nobody else spells them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_PREFIX = "errortrail:"
+EVENT_FIELD = "e"
+GROUP_PROJECTOR = "projector"
+GROUP_BUGBOT = "bugbot"
+MAX_SHARDS = 1024
+
+
+def shard_for(fingerprint: str, shards: int) -> int:
+    """The shard (0..shards-1) an event with this fingerprint belongs to."""
+    if shards <= 1:
+        return 0
+    try:
+        return int(fingerprint[:8], 16) % shards
+    except ValueError:
+        return sum(fingerprint.encode()) % shards
+
+
+@dataclass(frozen=True)
+class Names:
+    """Redis names under one prefix; shard keys share a hash tag so they live on one cluster node."""
+
+    prefix: str = DEFAULT_PREFIX
+    shards: int = 1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.prefix, str) or not self.prefix:
+            raise ValueError("prefix must be a non-empty string")
+        if not isinstance(self.shards, int) or not 1 <= self.shards <= MAX_SHARDS:
+            raise ValueError(f"shards must be an integer between 1 and {MAX_SHARDS}")
+
+    def _shard(self, shard: int, name: str) -> str:
+        if not 0 <= shard < self.shards:
+            raise ValueError(f"shard {shard} out of range 0..{self.shards - 1}")
+        if self.shards == 1:
+            return f"{self.prefix}{name}"
+        return f"{self.prefix}{{{shard}}}:{name}"
+
+    def errors(self, shard: int = 0) -> str:
+        """The error stream of a shard."""
+        return self._shard(shard, "errors")
+
+    def errors_for(self, fingerprint: str) -> str:
+        """The error stream an event with this fingerprint goes to."""
+        return self.errors(shard_for(fingerprint, self.shards))
+
+    def all_errors(self) -> list[str]:
+        """Every shard's error stream."""
+        return [self.errors(i) for i in range(self.shards)]
+
+    def dead(self, shard: int = 0) -> str:
+        """The dead-letter stream of a shard's error consumers."""
+        return self._shard(shard, "dead")
+
+    def lease(self, shard: int = 0) -> str:
+        """The projector lease of a shard."""
+        return self._shard(shard, "lease")
+
+    @property
+    def signals(self) -> str:
+        """The stream of threshold.crossed / bug.* events."""
+        return f"{self.prefix}signals"
+
+    @property
+    def signals_dead(self) -> str:
+        """Dead letters of the signals consumers."""
+        return f"{self.prefix}signals:dead"
+
+    @property
+    def known(self) -> str:
+        """The known-issue map (hash)."""
+        return f"{self.prefix}known"
+
+    @property
+    def known_version(self) -> str:
+        """The known-issue map's version counter."""
+        return f"{self.prefix}known:version"
+
+    @property
+    def known_views(self) -> str:
+        """Hash bug id -> how many error pages named that known issue."""
+        return f"{self.prefix}known:views"
+
+    @property
+    def drops(self) -> str:
+        """Hash reason -> events capture could not deliver."""
+        return f"{self.prefix}capture:drops"
+
+    @property
+    def capture_stats(self) -> str:
+        """Hash of capture counters (spooled, flushed, breaker openings)."""
+        return f"{self.prefix}capture:stats"
+
+    def spool_done(self, stream: str, batch_id: str) -> str:
+        """Marker that a spool batch reached its stream, in the stream's hash slot (makes flushing exactly-once)."""
+        tag = ""
+        if "{" in stream:
+            start = stream.index("{")
+            end = stream.find("}", start)
+            if end > start:
+                tag = stream[start : end + 1] + ":"
+        return f"{self.prefix}{tag}spool:done:{batch_id}"
+
+    def heartbeat(self, role: str, consumer: str) -> str:
+        """A consumer's heartbeat key."""
+        return f"{self.prefix}heartbeat:{role}:{consumer}"
+
+    def heartbeat_pattern(self, role: str = "*") -> str:
+        """Pattern matching heartbeat keys of a role."""
+        return f"{self.prefix}heartbeat:{role}:*"
+
+    @property
+    def bug_counter(self) -> str:
+        """The bug-id counter (INCR)."""
+        return f"{self.prefix}bugs:next"
+
+    @property
+    def scan_state(self) -> str:
+        """Hash with the periodic scan's last run figures."""
+        return f"{self.prefix}scan"

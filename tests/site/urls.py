@@ -1,0 +1,27 @@
+"""URLs of the test site."""
+
+from django.urls import include, path
+
+from tests.site import views
+
+urlpatterns = [
+    path("", views.ok),
+    path("pets/<int:pk>/", views.pet),
+    path("crash/", views.crash),
+    path("crash/secret/", views.crash_with_secret),
+    path("crash/post/", views.crash_sensitive_post),
+    path("crash/other/", views.crash_other),
+    path("denied/", views.denied),
+    path("suspicious/", views.suspicious),
+    path("teapot/", views.teapot),
+    path("upstream/", views.returns_500),
+    path("appointments/<int:pk>/book/", views.form),
+    path("api/pets/<int:pk>/", views.api_pet),
+    path("whoami/", views.whoami),
+    path("errors/capture/", include("capture.urls")),
+]
+
+handler400 = "capture.views.bad_request"
+handler403 = "capture.views.permission_denied"
+handler404 = "capture.views.page_not_found"
+handler500 = "capture.views.server_error"

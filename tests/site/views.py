@@ -1,0 +1,69 @@
+"""Views of the test site: one for each way a request can fail."""
+
+from django.core.exceptions import PermissionDenied, SuspiciousOperation
+from django.http import Http404, HttpResponse, JsonResponse
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_POST
+
+
+def ok(request):
+    return HttpResponse("ok")
+
+
+def pet(request, pk):
+    if pk > 100:
+        raise Http404("no such pet")
+    return HttpResponse(f"pet {pk}")
+
+
+def crash(request):
+    pets = {"rex": 1}
+    return HttpResponse(pets["missing-" + request.GET.get("name", "x")])
+
+
+@sensitive_variables("card_number")
+def crash_with_secret(request):
+    card_number = request.POST.get("card_number", "")
+    api_password = "hunter2-local-variable"  # noqa: F841  (a local the scrubber must hide)
+    raise ValueError(f"payment failed for order {len(card_number)}")
+
+
+@sensitive_post_parameters("pin")
+def crash_sensitive_post(request):
+    raise RuntimeError("could not save the form")
+
+
+def crash_other(request):
+    raise TypeError("unsupported operand")
+
+
+def denied(request):
+    raise PermissionDenied("not yours")
+
+
+def suspicious(request):
+    raise SuspiciousOperation("bad things")
+
+
+def teapot(request):
+    return HttpResponse("I'm a teapot", status=418)
+
+
+def returns_500(request):
+    return HttpResponse("upstream failed", status=503)
+
+
+@require_POST
+def form(request):
+    return HttpResponse("saved")
+
+
+def api_pet(request, pk):
+    if pk > 100:
+        raise Http404("no such pet")
+    return JsonResponse({"id": pk})
+
+
+def whoami(request):
+    request.user.is_authenticated  # evaluates the lazy user, as most real views do
+    raise RuntimeError("profile broken")

@@ -1,0 +1,2 @@
+def test_imports():
+    import capture.middleware, capture.views, contracts.codec  # noqa: F401
