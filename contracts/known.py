@@ -33,6 +33,7 @@ class KnownEntry:
     fingerprint: str = ""
     error_type: str = ""
     glob: str = ""
+    fixed_at: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.bug_id, str) or not _BUG_ID.match(self.bug_id):
@@ -43,6 +44,8 @@ class KnownEntry:
             raise KnownMapError("message must be a string of at most 1000 characters")
         if not isinstance(self.url, str) or (self.url and not self.url.startswith(("https://", "http://", "/"))):
             raise KnownMapError("url must be empty, a site path or an http(s) URL")
+        if not isinstance(self.fixed_at, int) or isinstance(self.fixed_at, bool) or self.fixed_at < 0:
+            raise KnownMapError("fixed_at must be epoch milliseconds (0 when not fixed)")
         if self.fingerprint:
             if self.glob or self.error_type or not _FINGERPRINT.match(self.fingerprint):
                 raise KnownMapError("an exact entry has a 64-hex fingerprint and no pattern")
@@ -69,7 +72,7 @@ class KnownEntry:
             raise KnownMapError(f"not JSON: {exc}") from None
         if not isinstance(data, dict):
             raise KnownMapError("not a JSON object")
-        allowed = {"bug_id", "message", "status", "url", "fingerprint", "error_type", "glob"}
+        allowed = {"bug_id", "message", "status", "url", "fingerprint", "error_type", "glob", "fixed_at"}
         if set(data) - allowed:
             raise KnownMapError(f"unknown keys {sorted(set(data) - allowed)}")
         try:

@@ -61,7 +61,8 @@ if os.environ.get("ERRORTRAIL_TEST_DB") == "postgres":
             "USER": os.environ.get("ERRORTRAIL_TEST_PGUSER", "postgres"),
             "NAME": os.environ.get("ERRORTRAIL_TEST_PGDATABASE", "test"),
             "OPTIONS": {"connect_timeout": 3},
-            "TEST": {"NAME": "errortrail_test"},
+            # One test database per pytest process, so parallel runs on one server never collide.
+            "TEST": {"NAME": os.environ.get("ERRORTRAIL_TEST_PGNAME", f"errortrail_test_{os.getpid()}")},
         }
     }
 else:
