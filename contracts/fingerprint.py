@@ -108,12 +108,16 @@ def http_basis(status: int, error_type: str, route: str | None, path: str, csrf_
     return "|".join(parts)
 
 
-def exception_basis(status: int, exc_type: str, frames: Iterable[tuple[str, str]], message: str | None) -> str:
-    """Canonical string of a 5xx with an exception: type, in-app frames (no line numbers), normalized message."""
+def exception_basis(
+    status: int, exc_type: str, frames: Iterable[tuple[str, str]], message: str | None, culprit: str | None = None
+) -> str:
+    """Canonical string of a 5xx with an exception: type, culprit, in-app frames (no line numbers), normalized message."""
     stack = ">".join(f"{module}:{function}" for module, function in frames)
-    return "|".join(
-        [f"v{ALGORITHM}", "exc", status_class(status), exc_type, f"frames={stack}", f"msg={normalize_message(message)}"]
-    )
+    parts = [f"v{ALGORITHM}", "exc", status_class(status), exc_type]
+    if culprit:
+        parts.append(f"culprit={culprit}")
+    parts += [f"frames={stack}", f"msg={normalize_message(message)}"]
+    return "|".join(parts)
 
 
 def fingerprint(basis: str) -> str:
