@@ -240,7 +240,8 @@ def observe(
     frames: list = []
     if exc_info is not None and status >= 500:
         exc_type, exc_message, culprit, frames = exception_details(exc_info, request, cfg, scrub)
-        basis = fp.exception_basis(status, exc_type, [(f["module"], f["function"]) for f in frames], exc_message)
+        stack = [(f["module"], f["function"]) for f in frames]
+        basis = fp.exception_basis(status, exc_type, stack, exc_message, culprit=culprit)
     else:
         basis = fp.http_basis(status, error_type, route, scrub.text(path, 2048), csrf_kind)
     ts_ms = time.time_ns() // 1_000_000

@@ -113,7 +113,7 @@ def test_an_unhandled_exception_carries_type_culprit_and_in_app_frames(capture_s
     assert event.culprit == "tests.site.views:crash"
     assert [(f["module"], f["function"]) for f in event.frames] == [("tests.site.views", "crash")]
     assert "pets" in event.frames[0]["vars"]
-    assert event.basis.startswith("v1|exc|5xx|KeyError|frames=tests.site.views:crash|")
+    assert event.basis.startswith("v1|exc|5xx|KeyError|culprit=tests.site.views:crash|frames=tests.site.views:crash|")
 
 
 def test_a_view_returning_its_own_error_keeps_its_response(capture_site, client):
