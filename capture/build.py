@@ -288,9 +288,11 @@ def _client(request: HttpRequest) -> str | None:
 
 def scrubbed_url(path: str, query: str, scrub: Scrubber) -> tuple[str, dict[str, Any]]:
     """The path plus scrubbed query string, and the query as a scrubbed mapping."""
-    pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=None)[: scrub.max_items]
-    cleaned = [(k, FILTERED if scrub.sensitive_key(k) else scrub.text(v, 256)) for k, v in pairs]
-    mapping = scrub.mapping(cleaned)
+    pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=None)
+    cleaned = [
+        (scrub.text(k, 128), FILTERED if scrub.sensitive_key(k) else scrub.text(v, 256)) for k, v in pairs[: scrub.max_items]
+    ]
+    mapping = scrub.mapping(cleaned, total=len(pairs))
     safe_path = scrub.text(path, 2048)
     if not cleaned:
         return safe_path, mapping

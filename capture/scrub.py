@@ -77,7 +77,7 @@ class Scrubber:
         if "=" in text or ":" in text:
             text = self._assign.sub(_assigned, text)
         if len(text) > limit:
-            text = text[:limit] + "…"
+            text = text[: limit - 1] + "…"
         return text
 
     def value(self, value: Any, depth: int = 0) -> Any:
@@ -108,14 +108,16 @@ class Scrubber:
         """A scrubbed, bounded dict from (key, value) pairs."""
         out: dict[str, Any] = {}
         count = 0
+        more = False
         for key, item in items:
             if count >= self.max_items:
-                more = (total - count) if total is not None else "more"
-                out["[Truncated]"] = f"{more} more keys"
+                more = True
                 break
             name = self.text(key if isinstance(key, str) else _safe_repr(key), 128)
             out[name] = FILTERED if self.sensitive_key(name) else self.value(item, depth + 1)
             count += 1
+        if more or (total is not None and total > count):
+            out["[Truncated]"] = f"{total - count} more keys" if total is not None else "more keys"
         return out
 
     def binary(self, data: bytes) -> str:

@@ -10,6 +10,7 @@ urlpatterns = [
     path("crash/", views.crash),
     path("crash/secret/", views.crash_with_secret),
     path("crash/post/", views.crash_sensitive_post),
+    path("crash/post-all/", views.crash_all_sensitive),
     path("crash/other/", views.crash_other),
     path("crash/locals/", views.crash_with_locals),
     path("crash/form/", views.crash_form),

@@ -87,3 +87,8 @@ def deep(depth):
 
 def crash_deep(request):
     deep(40)
+
+
+@sensitive_post_parameters()
+def crash_all_sensitive(request):
+    raise RuntimeError("could not save the form")
