@@ -157,14 +157,14 @@ class Repository:
         unknown_state = changes.get("state", issue.state) not in STATES
         if unknown_state or changes.get("state_reason") not in (None, *STATE_REASONS):
             raise Invalid("state" if unknown_state else "state_reason")
-        if "title" in changes:
-            if not isinstance(changes["title"], str) or not changes["title"].strip():
-                raise Invalid("title", "missing_field")
-            issue.title = changes["title"]
-        if "body" in changes:
-            issue.body = changes["body"]
-        if "labels" in changes:
-            issue.labels = self._label_names(changes["labels"])
+        if "title" in changes and (not isinstance(changes["title"], str) or not changes["title"].strip()):
+            raise Invalid("title", "missing_field")
+        if changes.get("body") is not None and not isinstance(changes["body"], str):
+            raise Invalid("body")
+        labels = self._label_names(changes["labels"]) if "labels" in changes else issue.labels
+        issue.title = changes.get("title", issue.title)
+        issue.body = changes.get("body", issue.body)
+        issue.labels = labels
         self._change_state(issue, changes.get("state"), changes.get("state_reason"))
         issue.updated_at = self.clock()
         return issue
