@@ -10,8 +10,8 @@ import threading
 from .standin import GitHubStandIn
 
 
-def main(argv: list[str] | None = None, stop: threading.Event | None = None) -> int:
-    """Serve until SIGTERM/SIGINT (or `stop` is set); prints the URL on the first line of stdout."""
+def main(argv: list[str] | None = None, stop: threading.Event | None = None, announce=print) -> int:
+    """Serve until SIGTERM/SIGINT (or `stop` is set); announces the URL (the first line of stdout)."""
     parser = argparse.ArgumentParser(prog="python -m tests.github_standin", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None, stop: threading.Event | None = None) -> 
             signal.signal(signum, lambda *_: stop.set())
     with GitHubStandIn(args.repo, args.token, host=args.host, port=args.port, search_lag=args.search_lag,
                        **options) as standin:
-        print(standin.url, flush=True)
+        announce(standin.url, flush=True)
         stop.wait()
     return 0
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import uuid
@@ -11,7 +10,7 @@ from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import urlsplit
 
-from . import control, faults, graphql, render
+from . import clients, control, faults, graphql, render
 from .faults import Fault, FaultBook
 from .ratelimit import RateLimits
 from .render import Urls
@@ -238,23 +237,10 @@ class GitHubStandIn:
 
     # clients configured as NOTES.md says
     def pygithub(self, *, enterprise: bool = False, token: str | None = None, retry="notes", **kwargs):
-        """A PyGithub client for this stand-in; `retry="notes"` is the project's GithubRetry, else passed on."""
-        from github import Auth, Github, GithubRetry
-
-        if retry == "notes":
-            retry = GithubRetry(total=3, backoff_factor=0, status_forcelist=[], max_rate_limit_wait=5)
-        options = {"timeout": 15, "seconds_between_requests": None, "seconds_between_writes": None, **kwargs}
-        if retry != "default":
-            options["retry"] = retry
-        return Github(base_url=self.enterprise_url if enterprise else self.url,
-                      auth=Auth.Token(token or self.token or "any"), lazy=True, **options)
+        """A PyGithub client for this stand-in (see `clients.pygithub_client`)."""
+        base_url = self.enterprise_url if enterprise else self.url
+        return clients.pygithub_client(base_url, token or self.token or "any", retry, **kwargs)
 
     def gh_env(self, config_dir: str, token: str | None = None) -> dict[str, str]:
-        """Environment for a `gh` subprocess that reaches this stand-in as github.localhost via HTTP_PROXY."""
-        env = {k: v for k, v in os.environ.items()
-               if not k.upper().startswith(("GH_", "GITHUB_", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"))}
-        proxy = f"http://{self.host}:{self.port}"
-        env.update(GH_HOST="github.localhost", GH_TOKEN=token or self.token or "any", GH_CONFIG_DIR=config_dir,
-                   HTTP_PROXY=proxy, http_proxy=proxy, GH_NO_UPDATE_NOTIFIER="1", GH_PROMPT_DISABLED="1",
-                   NO_COLOR="1", GH_PAGER="cat", PAGER="cat")
-        return env
+        """Environment for a `gh` subprocess that reaches this stand-in as github.localhost."""
+        return clients.gh_env(self.url, token or self.token or "any", config_dir)

@@ -93,6 +93,13 @@ def test_listing_filters_by_state_all_labels_and_since_and_sorts(repo):
     assert [i.number for i in repo.list_issues("closed")] == [1]
 
 
+def test_bodies_and_label_names_must_be_strings(repo):
+    with pytest.raises(Invalid):
+        repo.create_issue("A", body=["not", "text"])
+    with pytest.raises(Invalid):
+        repo.create_label(" ")
+
+
 def test_labels_are_unique(repo):
     repo.create_label("errortrail", "ff0000", "filed by errortrail")
     with pytest.raises(Invalid) as caught:
