@@ -60,4 +60,5 @@ def deliver(url: str, secret: str | bytes | None, event: str, payload: dict, del
         with opener.open(request, timeout=timeout_s) as response:
             return response.status
     except urllib.error.HTTPError as exc:
+        exc.close()
         return exc.code

@@ -156,6 +156,7 @@ def test_secondary_rate_limit_without_post_retries_raises_the_rate_limit_excepti
     with pytest.raises(RateLimitExceededException) as caught:
         github_standin.pygithub(retry=no_post).get_repo(github_standin.repo_name).create_issue(title="x")
     assert caught.value.headers["retry-after"] == "0"
+    assert [r.status for r in github_standin.requests_to("POST", "*")] == [403]
 
 
 def test_primary_rate_limit_beyond_the_wait_cap_raises_at_once(github_standin):
@@ -298,6 +299,7 @@ def test_control_endpoints(github_standin):
     for path, payload, code in [("/_control/faults", {"kind": "bad"}, 400), ("/_control/nothing", {}, 404)]:
         with pytest.raises(urllib.error.HTTPError) as caught:
             control(github_standin, "POST", path, payload)
+        caught.value.close()
         assert caught.value.code == code
 
 
