@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 
 import pytest
 
@@ -22,8 +23,6 @@ def github_standin():
 @pytest.fixture
 def gh_cli(github_standin, tmp_path):
     """Run the real `gh` against the stand-in: `gh_cli("api", "repos/o/r/issues")` -> CompletedProcess."""
-    import subprocess
-
     if GH is None:
         message = "gh is not installed (apt-get install gh)"
         if os.environ.get("CI", "").lower() == "true" or os.environ.get("ERRORTRAIL_REQUIRE_SERVICES") == "1":
