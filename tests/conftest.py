@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 import fakeredis
 import pytest
 
+pytest_plugins = ["tests.github_standin.fixtures"]
+
 REQUIRE_SERVICES = os.environ.get("CI", "").lower() == "true" or os.environ.get("ERRORTRAIL_REQUIRE_SERVICES") == "1"
 REDIS_URL = os.environ.get("ERRORTRAIL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
