@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import orjson
 from django.conf import settings
@@ -363,7 +363,7 @@ def _referer(value: str, scrub: Scrubber) -> str:
     except ValueError:
         return "[Omitted: malformed Referer]"
     netloc = parts.netloc.rpartition("@")[2]  # never keep user:password@
-    return scrubbed_url(f"{parts.scheme}://{netloc}{parts.path}", parts.query, scrub)[0]
+    return scrubbed_url(f"{parts.scheme}://{netloc}{unquote(parts.path)}", parts.query, scrub)[0]
 
 
 def request_data(request: HttpRequest, cfg: Any, scrub: Scrubber) -> tuple[str, dict[str, Any]]:
