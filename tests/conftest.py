@@ -182,6 +182,9 @@ class HangingRedis:
                 conn, _ = self.listener.accept()
             except OSError:
                 return
+            if self.closed.is_set():
+                conn.close()
+                return
             self.accepted += 1
             self.sockets.append(conn)
             if self.forwarding and self.upstream:
@@ -207,13 +210,17 @@ class HangingRedis:
 
     def close(self):
         self.closed.set()
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()  # wakes accept()
+        except OSError:
+            pass
+        self.thread.join(timeout=5)
         self.listener.close()
         for s in self.sockets:
             try:
                 s.close()
             except OSError:
                 pass
-        self.thread.join(timeout=5)
 
 
 @pytest.fixture
