@@ -86,13 +86,14 @@ def plan(passes: int, with_redis: bool) -> list[list[str]]:
 
 
 def measure(rounds: int, passes: int) -> dict[str, Any]:
-    """Run every configuration `passes` times (plain twice, as A and B: their difference is the noise floor)."""
+    """Run every configuration `passes` times (plain twice, as A and B, for the noise floor)."""
     url = redis_url()
     client = redis_client(url)
     prefix = f"errortrail-bench-{uuid.uuid4().hex[:10]}:"
     env = dict(os.environ, BENCH_REDIS_URL=url, BENCH_PREFIX=prefix, PYTHONPATH=str(REPO))
     env.pop("DJANGO_SETTINGS_MODULE", None)
     samples: dict[str, dict[str, list[int]]] = {}
+    baseline_passes: list[dict] = []
     extra: dict[str, Any] = {"redis_url": url, "prefix": prefix, "expected_capture_events": 0}
     per_pass = max(1, -(-rounds // passes))
     with tempfile.TemporaryDirectory(prefix="errortrail-bench-") as spool, Sink() as sink:
@@ -104,6 +105,8 @@ def measure(rounds: int, passes: int) -> dict[str, Any]:
                 result = run_worker(name.split("_")[0], per_pass, env)
                 for kind, values in result["samples"].items():
                     samples.setdefault(name, {}).setdefault(kind, []).extend(values)
+                if name.startswith("plain"):
+                    baseline_passes.append({kind: stats.summary(values) for kind, values in result["samples"].items()})
                 if name == "capture":
                     extra["expected_capture_events"] += 3 * result["errors_per_kind"]
                 if name == "xadd":
@@ -112,13 +115,13 @@ def measure(rounds: int, passes: int) -> dict[str, Any]:
             extra["capture_delivery"] = capture_delivery(client, prefix)
         extra["sentry_envelopes_received"] = sink.received
     summaries = {name: {kind: stats.summary(values) for kind, values in kinds.items()} for name, kinds in samples.items()}
-    return {"runs": summaries, "extra": extra}
+    return {"runs": summaries, "baseline_passes": baseline_passes, "extra": extra}
 
 
 def analyse(measured: dict[str, Any]) -> dict[str, Any]:
     """Baseline, noise floor, added time per configuration, and the targets."""
     runs = {name: kinds for name, kinds in measured["runs"].items() if name != "xadd"}
-    base = stats.baseline(runs["plain_a"], runs["plain_b"])
+    base = stats.baseline(runs["plain_a"], runs["plain_b"], measured["baseline_passes"])
     adds = {name: stats.added(runs[name], base) for name in ("capture", "sentry") if name in runs}
     redis_runs = measured["runs"].get("xadd", {})
     return {

@@ -30,6 +30,14 @@ def test_baseline_is_the_mean_and_the_noise_floor_the_difference():
     assert base["healthy"] == {"p50_us": 102.0, "noise_p50_us": 4.0, "p99_us": 500.0, "noise_p99_us": 0.0}
 
 
+def test_the_noise_floor_is_at_least_the_spread_of_the_baseline_passes():
+    passes = [kinds(khealthy=99.0), kinds(khealthy=103.5), kinds(khealthy=101.0)]
+    base = stats.baseline(kinds(khealthy=101.0), kinds(khealthy=101.5), passes)
+    assert base["healthy"]["p50_us"] == 101.25 and base["healthy"]["noise_p50_us"] == 4.5
+    assert base["404"]["noise_p50_us"] == 0.0
+    assert stats.baseline(kinds(khealthy=90.0), kinds(khealthy=101.0), passes)["healthy"]["noise_p50_us"] == 11.0
+
+
 def test_added_can_be_negative():
     base = stats.baseline(kinds(), kinds())
     assert stats.added(kinds(kcsrf=90.0, k500=400.0), base)["csrf"]["p50_us"] == -10.0
