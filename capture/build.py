@@ -139,11 +139,7 @@ def _frame_value(value: Any, scrub: Scrubber) -> str:
         value = scrub.mapping(value.lists(), depth=1, total=len(value))
     elif isinstance(value, (dict, list, tuple, set, frozenset)):
         value = scrub.value(value, depth=1)
-    try:
-        text = _REPR.repr(value)
-    except Exception:
-        text = f"<unrepresentable {type(value).__name__}>"
-    return scrub.text(text, 200)
+    return scrub.text(_REPR.repr(value), 200)  # reprlib survives a broken __repr__
 
 
 def _frame_vars(request: Any, frame: Any, scrub: Scrubber) -> dict[str, str]:

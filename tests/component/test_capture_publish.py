@@ -298,3 +298,9 @@ def test_a_bug_in_a_background_step_is_logged(capture_site, settings, monkeypatc
     monkeypatch.setattr(publisher, "_push_counts", lambda: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         publisher.tick()
+
+
+def test_waiting_for_ticks_gives_up_at_its_deadline(capture_site, background):
+    _, thread = background
+    assert thread.wait_ticks(1, timeout_s=30)
+    assert thread.wait_ticks(1, timeout_s=0) is False

@@ -179,3 +179,33 @@ def test_a_missing_directory_is_empty(tmp_path, redis):
     spool = Spool(str(tmp_path / "never-made"), 10**6)
     assert not spool.has_files() and spool.used_bytes() == 0
     assert flush(spool, redis) == 0
+
+
+def test_a_process_we_may_not_signal_is_alive(monkeypatch):
+    def denied(pid, signal):
+        raise PermissionError
+
+    monkeypatch.setattr(spool_module.os, "kill", denied)
+    assert spool_module._alive(12345)
+
+
+def test_a_failed_rotation_keeps_writing(directory, redis, monkeypatch, caplog):
+    spool = Spool(directory, 10**6, rotate_bytes=10)
+
+    def no_rename(src, dst):
+        raise OSError("read-only")
+
+    monkeypatch.setattr(spool_module.os, "rename", no_rename)
+    assert spool.write(STREAM, b"z" * 20) is None
+    assert "spool rotate failed" in caplog.text
+    monkeypatch.undo()
+    assert spool.write(STREAM, b"again") is None
+
+
+def test_sealing_after_a_fork_leaves_the_parent_s_files(directory, monkeypatch):
+    spool = Spool(directory, 10**6)
+    spool.write(STREAM, b"parent")
+    real_pid = os.getpid()
+    monkeypatch.setattr(spool_module.os, "getpid", lambda: real_pid + 100_000)
+    spool.seal_all()
+    assert [name.startswith("active-") for name in os.listdir(directory)] == [True]
