@@ -36,6 +36,8 @@ SETTINGS = (
             env=("ERRORTRAIL_SAMPLE_RETENTION_DAYS",), minimum=1),
     Setting("HOURLY_RETENTION_DAYS", 400, "Days hourly counts are kept (the prune scan step).",
             env=("ERRORTRAIL_HOURLY_RETENTION_DAYS",), minimum=1),
+    Setting("STREAM_RETENTION_DAYS", 7, "Days of consumed stream entries the trim step keeps for replay_errors.",
+            env=("ERRORTRAIL_STREAM_RETENTION_DAYS",), minimum=0),
     Setting("PRUNE_BATCH", 10_000, "Rows deleted per statement by the prune scan step.", minimum=100),
     Setting("RESIGNAL_AFTER_S", 3600, "Re-send a crossed, still uncovered group's signal after this many seconds "
             "(0: only signals that were never sent).", minimum=0),
@@ -56,6 +58,8 @@ SETTINGS = (
             minimum=0),
     Setting("PROJECTOR_HEARTBEAT_S", 5.0, "Seconds between heartbeats (the key lives three times as long).",
             minimum=0.1),
+    Setting("PROJECTOR_PREFETCH", True, "Read and decode the next batch in a thread while one is written.",
+            env=("ERRORTRAIL_PROJECTOR_PREFETCH",)),
     Setting("PROJECTOR_BACKOFF_MAX_S", 30.0, "Cap of the exponential backoff while Redis or the database fails.",
             minimum=0.01),
 )
