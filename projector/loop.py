@@ -179,12 +179,22 @@ class Projector:
                     log.warning("projector: %s: %s; retrying in %.1fs", type(exc).__name__, exc, delay)
                     self._recover()
                     self.sleep(delay)
+                except redis.ResponseError as exc:
+                    if "NOGROUP" not in str(exc):
+                        raise
+                    log.warning("projector: a stream or its group vanished (%s); taking the shards again", exc)
+                    for shard in list(self.held.values()):
+                        shard.lease.release()
+                        self.drop(shard, "stream or group deleted")
+                    self.sleep(backoff.next())
         finally:
             self.shutdown()
         return 0
 
     def _recover(self) -> None:
-        connections[self.store.alias].close()
+        db = connections[self.store.alias]
+        if db.connection is not None and not db.in_atomic_block and not db.is_usable():
+            db.close()  # reconnect on next use (a test's own transaction is left alone)
         for shard in self.held.values():
             shard.stop_prefetching()
             shard.pending_after = "0-0"  # re-read what was read but not committed
@@ -202,6 +212,9 @@ class Projector:
             self.client.delete(self.names.heartbeat("projector", self.consumer))
         except TRANSIENT:
             pass
+        db = connections[self.store.alias]
+        if not db.in_atomic_block:
+            db.close()
 
     # -- leases -----------------------------------------------------------------------------------
 
