@@ -118,5 +118,5 @@ def trim_streams(client: Any = None, names: Names | None = None, now_ms: int | N
             continue
         floor = min(floor, keep)
         if floor > (0, 0):
-            trimmed += int(client.xtrim(key, minid=f"{floor[0]}-{floor[1]}", approximate=True))
+            trimmed += int(client.xtrim(key, minid=f"{floor[0]}-{floor[1]}", approximate=False))
     return {"stream_entries_trimmed": trimmed}

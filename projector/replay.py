@@ -18,6 +18,7 @@ from projector.store import Store
 from projector.stream import ensure_group, parse_entries, text
 
 log = logging.getLogger(__name__)
+MAX_SEQ = 2**63 - 1  # the checkpoint's columns are signed 64-bit; no millisecond holds that many entries
 
 
 class LeaseHeld(Exception):
@@ -61,7 +62,7 @@ def before(start: str) -> str:
     ms, seq = order_key(start)
     if seq > 0:
         return f"{ms}-{seq - 1}"
-    return f"{ms - 1}-18446744073709551615" if ms > 0 else "0-0"
+    return f"{ms - 1}-{MAX_SEQ}" if ms > 0 else "0-0"
 
 
 def replay(
