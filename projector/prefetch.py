@@ -56,9 +56,9 @@ class Prefetcher:
     def stop(self) -> None:
         """Stop reading and forget anything not taken yet."""
         self._stop.set()
+        self.thread.join()
         while self.get() is not None:
             pass
-        self.thread.join()
 
     def _put(self, batch: Batch) -> bool:
         while not self._stop.is_set():
