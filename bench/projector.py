@@ -38,7 +38,9 @@ def redis_url() -> str:
 
 def pg_params() -> dict[str, Any]:
     """The PostgreSQL server (BENCH_PG* or the test suite's ERRORTRAIL_TEST_PG* variables)."""
-    get = lambda name, default: os.environ.get(f"BENCH_PG{name}") or os.environ.get(f"ERRORTRAIL_TEST_PG{name}") or default  # noqa: E731
+    def get(name: str, default: str) -> str:
+        return os.environ.get(f"BENCH_PG{name}") or os.environ.get(f"ERRORTRAIL_TEST_PG{name}") or default
+
     return {"host": get("HOST", "127.0.0.1"), "port": int(get("PORT", "5432")), "user": get("USER", "postgres"),
             "dbname": get("DATABASE", "test")}
 
@@ -157,7 +159,8 @@ def setup_django(dbname: str, prefix: str, pg: dict[str, Any]) -> None:
         DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
         DATABASES={"default": {"ENGINE": "django.db.backends.postgresql", "HOST": pg["host"], "PORT": pg["port"],
                                "USER": pg["user"], "NAME": dbname}},
-        ERRORTRAIL={"PREFIX": prefix, "REDIS_URL": redis_url(), "PROJECTOR_BLOCK_MS": 200, **json.loads(os.environ.get("BENCH_ERRORTRAIL") or "{}")},
+        ERRORTRAIL={"PREFIX": prefix, "REDIS_URL": redis_url(), "PROJECTOR_BLOCK_MS": 200,
+                    **json.loads(os.environ.get("BENCH_ERRORTRAIL") or "{}")},
     )
     django.setup()
     from django.core.management import call_command

@@ -8,7 +8,7 @@ the read-ahead thread holds while it decodes the next batch.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import psycopg
 
