@@ -1,11 +1,11 @@
-"""Reading and decoding a shard's next batch in a thread while the current one is written to the database."""
+"""Reading and decoding the next batch in a thread while the current one is written to the database."""
 
 from __future__ import annotations
 
 import queue
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 from projector.lease import Lease
 from projector.stream import Reader, wait_for_entries
@@ -86,3 +86,44 @@ class Prefetcher:
             except BaseException as exc:  # handed to the loop, which backs off and restarts this thread
                 self._put(Batch(error=exc))
                 return
+
+
+def read_ahead(items: Iterable[Any], depth: int = 2) -> Iterator[Any]:
+    """Produce items in a thread, up to depth ahead of the consumer (its errors re-raised here)."""
+    handover: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        handover.put((item, None), timeout=0.05)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            handover.put((done, None))
+        except BaseException as exc:  # re-raised in the consumer
+            handover.put((done, exc))
+
+    thread = threading.Thread(target=produce, name="read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = handover.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                handover.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        thread.join()

@@ -132,8 +132,10 @@ class PgStore(Store):
                       safe: bool = False) -> Plan:
         self._unconfirmed = []
         with self._cursor() as cur:
-            existing = self.read_groups(list({event.fingerprint for _, event in entries}))
-            return self._write(cur, entries, existing, known, rules, None)
+            existing = self.existing(event.fingerprint for _, event in entries)
+            plan = self._write(cur, entries, existing, known, rules, None)
+        self.remember(plan)
+        return plan
 
     def _write(self, cur: psycopg.Cursor, entries: Sequence[tuple[str, ErrorObserved]],
                existing: dict[str, GroupState], known: KnownMap, rules: Rules, checkpoint: list | None) -> Plan:
