@@ -199,11 +199,11 @@ def worker(events: int, replay_events: int, soak_s: float) -> dict[str, Any]:
         from projector.replay import replay
         from projector.store import for_alias
 
-        from projector.loop import tune_gc
+        from projector.loop import tune_process
 
         names = conf.names()
         pool = templates()
-        tune_gc()
+        tune_process()
         raw_rates, rates = [], []
         start_ms = int(time.time() * 1000) - 10 * 24 * 3600 * 1000
         for round_no in range(ROUNDS):

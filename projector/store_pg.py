@@ -99,10 +99,15 @@ def _writes_sql(with_checkpoint: bool) -> str:
 
 WRITES = _writes_sql(with_checkpoint=True)
 WRITES_ONLY = _writes_sql(with_checkpoint=False)
+# Groups are matched by joining unnest(), not "= ANY(array)": once psycopg prepares the statement, PostgreSQL
+# may pick a generic plan, which compares each row with every array element (40 ms for 1,000 x 1,000).
+READ_GROUPS = f"""SELECT {READ_COLUMNS} FROM {GROUPS} AS g JOIN unnest(%b::text[]) AS w(fingerprint)
+    ON g.fingerprint = w.fingerprint"""
 FENCE_AND_READ = f"""WITH f AS (
     UPDATE {CHECKPOINTS} SET updated_at = now()
-    WHERE stream = %b::text AND epoch = %b::int8 AND last_ms = %b::int8 AND last_seq = %b::int8 RETURNING 1)
-SELECT {READ_COLUMNS} FROM f LEFT JOIN {GROUPS} AS g ON g.fingerprint = ANY(%b::text[])"""
+    WHERE stream = %b::text AND epoch = %b::int8 AND last_ms = %b::int8 AND last_seq = %b::int8 RETURNING 1),
+    found AS ({READ_GROUPS})
+SELECT found.* FROM f LEFT JOIN found ON true"""
 
 
 class PgStore(Store):
@@ -156,8 +161,7 @@ class PgStore(Store):
         if not fingerprints:
             return {}
         with self._cursor() as cur:
-            cur.execute(f"SELECT {READ_COLUMNS} FROM {GROUPS} AS g WHERE g.fingerprint = ANY(%b::text[])",
-                        [pack("text", fingerprints)])
+            cur.execute(READ_GROUPS, [pack("text", fingerprints)])
             return {r[1]: GroupState(r[0], *r[2:]) for r in cur.fetchall()}
 
     def insert_groups(self, new: list) -> dict[str, int]:

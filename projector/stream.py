@@ -9,7 +9,6 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from contracts.names import EVENT_FIELD
-from projector import lease
 from projector.handlers import order_key
 
 Entry = tuple[str, dict]
@@ -73,16 +72,37 @@ class Reader:
         self.group = group
         self.consumer = consumer
         self.dead = dead
-        self._read = client.register_script(lease.READ)
 
-    def read_new(self, token: str, lease_key: str, count: int) -> list[Entry] | str | None:
-        """New entries ('>') while the lease token is ours; with none, the stream's last id; None: lease lost."""
-        raw = self._read(keys=[lease_key, self.stream], args=[token, self.group, self.consumer, count])
-        if raw == -1:
-            return None
-        if isinstance(raw, (bytes, str)):
-            return text(raw)
-        return _stream_reply(raw)
+    def read_new(self, tail: str, count: int) -> tuple[list[Entry], str, bool]:
+        """New entries ('>') after our tail, plus any a fenced-out holder read past it (claimed back first).
+
+        Returns (entries, new tail, caught_up). The check and the read are one MULTI: if the first entry after our
+        tail is not the first one delivered to us, someone else took entries in between; applying ours and
+        skipping theirs later as "at or below the checkpoint" would lose them, so they are claimed and come first.
+        """
+        pipe = self.client.pipeline(transaction=True)
+        pipe.xrange(self.stream, min="(" + tail, max="+", count=1)
+        pipe.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=count)
+        pipe.xrevrange(self.stream, max="+", min="-", count=1)
+        following, reply, newest = pipe.execute()
+        entries = _stream_reply(reply)
+        after_tail = text(following[0][0]) if following else None
+        if entries:
+            if after_tail != entries[0][0]:
+                entries = self._claim_between(tail, entries[0][0]) + entries
+            return entries, entries[-1][0], False
+        if after_tail is not None:
+            gap = self._claim_between(tail, None)
+            if gap:
+                return gap, gap[-1][0], False
+        return [], text(newest[0][0]) if newest else tail, True
+
+    def _claim_between(self, tail: str, before: str | None) -> list[Entry]:
+        ids = [entry_id for entry_id, _ in self.client.xrange(
+            self.stream, min="(" + tail, max="(" + before if before else "+")]
+        if not ids:
+            return []
+        return parse_entries(self.client.xclaim(self.stream, self.group, self.consumer, 0, ids))
 
     def read_own_pending(self, after: str, count: int) -> list[Entry]:
         """This consumer's pending entries after an id (each read counts as a delivery)."""

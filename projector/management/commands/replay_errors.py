@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from projector import conf, stream
-from projector.loop import tune_gc
+from projector.loop import tune_process
 from projector.replay import LeaseHeld, replay
 from projector.store import for_alias
 
@@ -32,7 +32,7 @@ class Command(BaseCommand):
             raise CommandError("--batch must be at least 1")
         cfg = conf.get()
         client = stream.connect(cfg["REDIS_URL"], cfg["PROJECTOR_SOCKET_TIMEOUT_S"])
-        tune_gc()
+        tune_process()
         tty = self.stdout.isatty() if hasattr(self.stdout, "isatty") else sys.stdout.isatty()
         try:
             result = replay(client, for_alias(cfg["DATABASE"]), conf.names(), cfg, start=start,
