@@ -199,7 +199,7 @@ def worker(events: int, replay_events: int, soak_s: float) -> dict[str, Any]:
         from projector.replay import replay
         from projector.store import for_alias
 
-        from projector.loop import tune_process
+        from projector.process import tune_process
 
         names = conf.names()
         pool = templates()

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import math
 import os
-import random
 import signal
 import socket
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,12 +19,14 @@ from contracts import codec
 from contracts import known as known_map
 from contracts.events import ErrorObserved
 from contracts.known import KnownMap
-from contracts.names import EVENT_FIELD, GROUP_PROJECTOR, Names
+from contracts.names import GROUP_PROJECTOR, Names
 from projector import conf
 from projector.announce import announce
+from projector.entries import decode_fields, raw_event
 from projector.handlers import Rules, order_key
 from projector.lease import Lease
 from projector.prefetch import Prefetcher
+from projector.process import Backoff, default_consumer
 from projector.store import Fenced, Store
 from projector.stream import Reader, ensure_group, group_info, parse_entries, text, wait_for_entries
 
@@ -36,27 +35,6 @@ log = logging.getLogger(__name__)
 TRANSIENT = (redis.ConnectionError, redis.TimeoutError, OSError, OperationalError, InterfaceError)
 BAD_DATA = (DataError, IntegrityError)
 CRASH_ENV = "ERRORTRAIL_TEST_CRASH_AT"  # tests only: "read:N" / "commit:N" -> SIGKILL at that point of batch N
-FIELD_KEYS = (EVENT_FIELD.encode(), EVENT_FIELD)
-SWITCH_INTERVAL_S = 0.0005
-
-
-class Backoff:
-    """Capped exponential delays with jitter, reset after a success."""
-
-    def __init__(self, cap_s: float, base_s: float = 0.1) -> None:
-        self.cap_s = cap_s
-        self.base_s = base_s
-        self.failures = 0
-
-    def next(self) -> float:
-        """The next delay, seconds."""
-        delay = min(self.cap_s, self.base_s * 2 ** min(self.failures, 30))
-        self.failures += 1
-        return delay * (0.5 + random.random() / 2)
-
-    def reset(self) -> None:
-        """Back to the shortest delay."""
-        self.failures = 0
 
 
 @dataclass
@@ -95,21 +73,6 @@ class Stats:
     signals: int = 0
     last_batch_ms: float = 0.0
     figures: dict = field(default_factory=dict)
-
-
-def tune_process() -> None:
-    """For a long-running consumer: fewer generation-0 collections (decoding allocates many small containers),
-    startup objects moved out of the collector's way, and a short GIL switch interval so the writer thread gets
-    each database reply at once instead of waiting up to 5 ms for the read-ahead thread's turn to end."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
-
-
-def default_consumer() -> str:
-    """host-pid unless ERRORTRAIL_CONSUMER names this process (supervisord sets a stable one)."""
-    return os.environ.get("ERRORTRAIL_CONSUMER") or f"{socket.gethostname()}-{os.getpid()}"
 
 
 class Projector:
@@ -483,38 +446,3 @@ class Projector:
         pipe.pexpire(key, int(self.cfg["PROJECTOR_HEARTBEAT_S"] * 3000))
         pipe.execute()
         s.figures = mapping
-
-
-def raw_event(fields: dict) -> Any:
-    """An entry's event bytes (None when missing)."""
-    return fields.get(FIELD_KEYS[0]) or fields.get(FIELD_KEYS[1])
-
-
-def decode_fields(fields: dict) -> ErrorObserved | codec.ContractError:
-    """An entry's event, or the ContractError saying why it has none (never raises)."""
-    try:
-        return decode(raw_event(fields))
-    except codec.ContractError as exc:
-        return exc
-
-
-def decode(raw: Any) -> ErrorObserved:
-    """An entry's event; anything but a valid error.observed raises ContractError."""
-    if raw is None:
-        raise codec.ContractError("entry has no event field (deleted while pending?)")
-    event = codec.decode(raw)
-    if not isinstance(event, ErrorObserved):
-        raise codec.ContractError(f"expected error.observed, got {event.TYPE}")
-    return event
-
-
-def install_signal_handlers(projector: Projector) -> None:
-    """First SIGTERM/SIGINT: finish the batch and exit 0; a second one: exit now."""
-
-    def handler(signum: int, frame: Any) -> None:
-        if projector.stopping:
-            os._exit(128 + signum)
-        projector.stopping = True
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)

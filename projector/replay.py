@@ -11,7 +11,7 @@ from contracts import known as known_map
 from contracts.names import GROUP_PROJECTOR, Names
 from projector.handlers import Rules, order_key
 from projector.lease import Lease
-from projector.loop import decode_fields
+from projector.entries import decode_fields
 from projector.prefetch import read_ahead
 from projector.models import ErrorGroup
 from projector.store import Store

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from projector import conf, stream
-from projector.loop import tune_process
+from projector.process import tune_process
 from projector.replay import LeaseHeld, replay
 from projector.store import for_alias
 

@@ -8,7 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from projector import conf, stream
-from projector.loop import Projector, install_signal_handlers, tune_process
+from projector.loop import Projector
+from projector.process import install_signal_handlers, tune_process
 from projector.store import for_alias
 
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 from django.core.management import CommandError, call_command
 
-from projector import loop, stream
+from projector import process, stream
 from projector.management.commands.run_projector import parse_shards
 from tests.projector_support.factories import counts, event, expected, xadd
 
@@ -57,9 +57,9 @@ def test_shard_options():
 def test_tune_process_raises_the_first_threshold_and_shortens_the_switch_interval():
     before, interval = gc.get_threshold(), sys.getswitchinterval()
     try:
-        loop.tune_process()
+        process.tune_process()
         assert gc.get_threshold()[0] == 50_000 and gc.get_freeze_count() > 0
-        assert sys.getswitchinterval() == loop.SWITCH_INTERVAL_S
+        assert sys.getswitchinterval() == process.SWITCH_INTERVAL_S
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
@@ -68,6 +68,6 @@ def test_tune_process_raises_the_first_threshold_and_shortens_the_switch_interva
 
 def test_default_consumer_names(monkeypatch):
     monkeypatch.setenv("ERRORTRAIL_CONSUMER", "box-7")
-    assert loop.default_consumer() == "box-7"
+    assert process.default_consumer() == "box-7"
     monkeypatch.delenv("ERRORTRAIL_CONSUMER")
-    assert loop.default_consumer().endswith(f"-{__import__('os').getpid()}")
+    assert process.default_consumer().endswith(f"-{__import__('os').getpid()}")

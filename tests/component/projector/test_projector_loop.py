@@ -17,7 +17,7 @@ from contracts.events import ThresholdCrossed
 from contracts.known import KnownEntry
 from contracts.names import EVENT_FIELD, GROUP_PROJECTOR
 from projector import loop as loop_module
-from projector.loop import Backoff, install_signal_handlers
+from projector.process import Backoff, install_signal_handlers
 from projector.models import Checkpoint, ClassHourly, ErrorGroup, ErrorHourly, ErrorLog, GroupUser
 from projector.store import Fenced, Store
 from tests.projector_support.factories import BASE_MS, counts, event, expected, fingerprint, xadd
@@ -404,7 +404,7 @@ def test_stop_from_another_thread_ends_run(make_projector, fake_redis, names):
 def test_first_signal_stops_gracefully_second_exits_now(make_projector, monkeypatch):
     p = make_projector()
     exits = []
-    monkeypatch.setattr(os, "_exit", exits.append)
+    monkeypatch.setattr(os, "_exit", exits.append)  # process.py calls os._exit
     previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     try:
         install_signal_handlers(p)
