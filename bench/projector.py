@@ -228,17 +228,15 @@ def worker(events: int, replay_events: int, soak_s: float) -> dict[str, Any]:
         }
         client.delete(names.errors())
         connection.close()
+        out["soak"] = soak(client, names, pool, soak_s, start_ms + (ROUNDS + 1) * events)
+        client.delete(names.errors())
 
-        payloads = encoded(replay_events, start_ms + (ROUNDS + 1) * events, pool)
-        fill(client, names.errors(), payloads)
-        del payloads
-        result = replay(client, for_alias("default"), names, conf.get(), consumer="bench-replay")
+        fill(client, names.errors(), encoded(replay_events, start_ms + (ROUNDS + 2) * events, pool))
+        result = replay(client, for_alias("default"), names, conf.get(), consumer="bench-replay", batch=10_000)
         out["replay"] = {"events": result.events, "seconds": round(result.seconds, 2),
                          "per_s": round(result.events / result.seconds),
                          "counted": sum(ErrorGroup.objects.values_list("count", flat=True))}
         print(f"replay: {result.events:,} events in {result.seconds:.1f}s", file=sys.stderr)
-        client.delete(names.errors())
-        out["soak"] = soak(client, names, pool, soak_s, start_ms + (ROUNDS + 1) * events + replay_events)
     finally:
         from django.db import connections
 

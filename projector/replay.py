@@ -72,7 +72,7 @@ def replay(
     start: str = "-",
     take_lease: bool = False,
     consumer: str = "replay",
-    batch: int = 5000,
+    batch: int = 10_000,
     progress: Callable[[int, int], None] | None = None,
 ) -> ReplayResult:
     """Empty the projections and apply every entry from start (an id, or '-') in one transaction; idempotent."""

@@ -22,7 +22,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--from", dest="start", default="-", help="First stream id to apply (default: the first).")
         parser.add_argument("--take-lease", action="store_true", help="Run even while a live projector holds a lease.")
-        parser.add_argument("--batch", type=int, default=5000, help="Entries per read (default 5000).")
+        parser.add_argument("--batch", type=int, default=10_000, help="Entries per read and write (default 10000).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         start = options["start"]
