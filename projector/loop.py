@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 TRANSIENT = (redis.ConnectionError, redis.TimeoutError, OSError, OperationalError, InterfaceError)
 BAD_DATA = (DataError, IntegrityError)
+KNOWN_REFRESH_S = 1.0  # how stale the known-issue map may get (it only decides which groups signal)
 CRASH_ENV = "ERRORTRAIL_TEST_CRASH_AT"  # tests only: "read:N" / "commit:N" -> SIGKILL at that point of batch N
 
 
@@ -117,7 +118,7 @@ class Projector:
     def run(self) -> int:
         """Consume until stopped (or, with until_idle, until every wanted shard is drained); returns 0."""
         backoff = Backoff(self.cfg["PROJECTOR_BACKOFF_MAX_S"])
-        lease_due = beat_due = 0.0
+        lease_due = beat_due = known_due = 0.0
         try:
             while not self.stopping:
                 try:
@@ -125,6 +126,9 @@ class Projector:
                     if now >= beat_due:
                         self.heartbeat()
                         beat_due = now + self.cfg["PROJECTOR_HEARTBEAT_S"]
+                    if now >= known_due and self.held:
+                        self.check_known()
+                        known_due = now + KNOWN_REFRESH_S
                     if now >= lease_due:
                         self.manage_leases()
                         lease_due = now + self.cfg["PROJECTOR_LEASE_TTL_S"] / 3
@@ -223,8 +227,7 @@ class Projector:
         reader = Reader(self.client, stream, GROUP_PROJECTOR, self.consumer, self.names.dead(index))
         self.held[index] = Shard(index, stream, lease, reader, epoch, last, tail=reader.last_delivered())
         log.info("projector %s holds shard %d (epoch %d, checkpoint %d-%d)", self.consumer, index, epoch, *last)
-        if self.known.version < 0:
-            self.reload_known()
+        self.reload_known()
         self.unsent.update(self.store.pending_signals())
 
     def drop(self, shard: Shard, reason: str) -> None:
@@ -333,9 +336,7 @@ class Projector:
                 log.warning("shard %d: batch refused by the database (%s); retrying it in safe mode", shard.index, exc)
                 signalled = self.retry_safely(shard, fresh, newest, dead)
         self.crash_point("commit")
-        version = shard.reader.finish(ids, dead, self.names.known_version)
-        if known_map.parse_version(version) != self.known.version:
-            self.reload_known()
+        shard.reader.finish(ids, dead)
         self.stats.batches += 1
         self.stats.dead += len(dead)
         self.stats.last_batch_ms = (time.perf_counter() - started) * 1000
@@ -386,6 +387,11 @@ class Projector:
         self.stats.signals += announce(self.client, self.names, self.store, sent, self.rules.threshold,
                                        self.cfg["SIGNALS_MAXLEN"])
         self.unsent -= sent
+
+    def check_known(self) -> None:
+        """Reload the known-issue map if its version moved (one GET)."""
+        if known_map.parse_version(self.client.get(self.names.known_version)) != self.known.version:
+            self.reload_known()
 
     def reload_known(self) -> None:
         """Load the known-issue map (its version moved)."""

@@ -115,16 +115,15 @@ class Reader:
                                           consumername=self.consumer)
         return {text(r["message_id"]): int(r["times_delivered"]) for r in rows}
 
-    def finish(self, ids: Sequence[str], dead: Iterable[tuple[str, bytes, str]], known_version_key: str) -> Any:
-        """Dead-letter, then XACK, atomically; returns the known map's version read in the same round trip."""
+    def finish(self, ids: Sequence[str], dead: Iterable[tuple[str, bytes, str]]) -> None:
+        """Dead-letter, then XACK, atomically (the dead-letter stream shares the shard's hash slot)."""
         pipe = self.client.pipeline(transaction=True)
         for entry_id, raw, reason in dead:
             pipe.xadd(self.dead, {EVENT_FIELD: raw, "reason": reason[:500], "id": entry_id, "stream": self.stream},
                       maxlen=DEAD_MAXLEN, approximate=True)
         if ids:
             pipe.xack(self.stream, self.group, *ids)
-        pipe.get(known_version_key)
-        return pipe.execute()[-1]
+        pipe.execute()
 
     def last_delivered(self) -> str:
         """The group's last-delivered id ('0-0' when the group is new)."""

@@ -260,3 +260,16 @@ def test_lease_holder_and_release(fake_redis):
 def test_batches_default_to_empty():
     batch = Batch()
     assert batch.entries == [] and batch.tail == "" and not batch.idle and batch.error is None
+
+
+def test_the_known_map_is_reloaded_when_its_version_moves(make_projector, fake_redis, names):
+    from contracts import known as known_map
+    from contracts.known import KnownEntry
+
+    p = make_projector()
+    p.manage_leases()
+    assert len(p.known) == 0
+    version = known_map.put(fake_redis, names, KnownEntry(bug_id="B-4", message="m", fingerprint=fingerprint(4)))
+    p.check_known()
+    assert p.known.version == version and fingerprint(4) in p.known.exact
+    p.shutdown()

@@ -120,11 +120,11 @@ def test_a_lost_ack_after_commit_never_double_counts(make_projector, fake_redis,
     real_finish = loop_module.Reader.finish
     calls = []
 
-    def flaky_finish(self, ids, dead, key):
+    def flaky_finish(self, ids, dead):
         calls.append(list(ids))
         if len(calls) == 1:
             raise redis.ConnectionError("connection lost after commit")
-        return real_finish(self, ids, dead, key)
+        return real_finish(self, ids, dead)
 
     monkeypatch.setattr(loop_module.Reader, "finish", flaky_finish)
     p = make_projector()
@@ -147,9 +147,9 @@ def test_nothing_is_acked_before_the_commit(make_projector, fake_redis, names, m
         order.append("committed")
         return real_apply(self, *args, **kwargs)
 
-    def finish(self, ids, dead, key):
+    def finish(self, ids, dead):
         order.append(f"acked {len(ids)}")
-        return real_finish(self, ids, dead, key)
+        return real_finish(self, ids, dead)
 
     monkeypatch.setattr(Store, "apply", failing_once)
     monkeypatch.setattr(type(make_projector().store), "apply", failing_once)
