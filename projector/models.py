@@ -140,7 +140,12 @@ class ClassHourly(models.Model):
 
 
 class GroupUser(models.Model):
-    """A distinct user/client of a group, as a 64-bit hash; rows stop at DISTINCT_USERS_CAP per group."""
+    """A distinct user/client of a group, as a 64-bit hash; rows stop at DISTINCT_USERS_CAP per group.
+
+    ErrorGroup.users counts the rows a batch really inserted (ON CONFLICT DO NOTHING, same transaction as
+    the checkpoint), so redelivery and replay cannot count anyone twice: exact up to the cap, then "N+".
+    The key is the signed-in user's id, else capture's salted client hash.
+    """
 
     group = models.ForeignKey(ErrorGroup, on_delete=models.CASCADE, related_name="+", db_index=False,
                               db_constraint=False)
