@@ -104,8 +104,8 @@ def safe_floor(client: Any, key: str) -> tuple[int, int] | None:
 
 
 def trim_streams(client: Any = None, names: Names | None = None, now_ms: int | None = None) -> dict[str, int]:
-    """XTRIM MINID each error stream (and the signals stream) below every group's position and pending entries,
-    keeping STREAM_RETENTION_DAYS for replay; never past an unacknowledged entry."""
+    """XTRIM MINID the error and signals streams below every group's pending entries and position (keeping
+    STREAM_RETENTION_DAYS for replay)."""
     cfg = conf.get()
     names = names or conf.names()
     client = _client(client)

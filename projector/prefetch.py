@@ -22,11 +22,10 @@ class Batch:
 
 
 class Prefetcher:
-    """One thread per held shard: XREADGROUP '>' (see Reader.read_new) then decode, a batch ahead of the writer.
+    """One thread per held shard: XREADGROUP '>' (see Reader.read_new) then decode, a batch ahead of the writer."""
 
-    Entries it read but the writer never took stay pending under this consumer: after stop(), the loop
-    drains its own pending list first, so nothing is skipped or reordered.
-    """
+    # What it read but the writer never took stays pending under this consumer: after stop() the loop
+    # drains its own pending entries first, so nothing is skipped or reordered.
 
     def __init__(self, reader: Reader, tail: str, count: int, block_ms: int,
                  decode: Callable[[Any], Any], ready: threading.Event) -> None:

@@ -33,9 +33,9 @@ class Backoff:
 
 
 def tune_process() -> None:
-    """For a long-running consumer: fewer generation-0 collections (decoding allocates many small containers),
-    startup objects moved out of the collector's way, and a short GIL switch interval so the writer thread gets
-    each database reply at once instead of waiting up to 5 ms for the read-ahead thread's turn to end."""
+    """Settings for a long-running consumer: fewer GC passes, and a short GIL switch interval."""
+    # Decoding allocates many small containers; startup objects need no scanning; with the default 5 ms
+    # interval the writer thread waited that long for each database reply while the read-ahead decoded.
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)

@@ -154,10 +154,7 @@ class Store:
         rules: Rules,
         safe: bool = False,
     ) -> Plan:
-        """Plan and write a batch and move the checkpoint to new_last, in one transaction; raises Fenced.
-
-        safe: store samples with per-row conflict handling (after the fast path was refused).
-        """
+        """Plan and write a batch and move the checkpoint to new_last in one transaction (safe: per-row conflicts)."""
         self._unconfirmed = []
         with self.atomic():
             with self.connection.cursor() as cursor:

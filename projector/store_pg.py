@@ -1,10 +1,8 @@
-"""PostgreSQL fast path: a batch in three statements, every row set sent as binary unnest arrays.
+"""PostgreSQL fast path: a batch in three statements, every row set sent as binary unnest arrays."""
 
-1. fence the checkpoint and read the batch's groups; 2. insert groups seen for the first time (rare);
-3. one statement of data-modifying CTEs: distinct users, group counters, hourly counts per group and class,
-samples, and the checkpoint. Few round trips matter twice here: each is also a wait for the GIL, which
-the read-ahead thread holds while it decodes the next batch.
-"""
+# 1. fence the checkpoint and read the batch's groups; 2. insert groups seen for the first time (rare);
+# 3. one statement of data-modifying CTEs: users, counters, hourly counts, samples, checkpoint. Each round
+# trip is also a wait for the GIL, which the read-ahead thread holds while it decodes.
 
 from __future__ import annotations
 

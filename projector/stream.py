@@ -74,12 +74,10 @@ class Reader:
         self.dead = dead
 
     def read_new(self, tail: str, count: int) -> tuple[list[Entry], str, bool]:
-        """New entries ('>') after our tail, plus any a fenced-out holder read past it (claimed back first).
-
-        Returns (entries, new tail, caught_up). The check and the read are one MULTI: if the first entry after our
-        tail is not the first one delivered to us, someone else took entries in between; applying ours and
-        skipping theirs later as "at or below the checkpoint" would lose them, so they are claimed and come first.
-        """
+        """(entries, new tail, caught up): new entries after our tail, first those an old holder took past it."""
+        # One MULTI: if the first entry after our tail is not the first delivered to us, an old holder read
+        # entries in between. Skipping them later as "at or below the checkpoint" would lose them, so they are
+        # claimed and applied first (the old holder cannot commit them: the epoch fences it).
         pipe = self.client.pipeline(transaction=True)
         pipe.xrange(self.stream, min="(" + tail, max="+", count=1)
         pipe.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=count)
