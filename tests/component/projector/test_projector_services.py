@@ -1,0 +1,43 @@
+"""The dashboard's entry points: group states and the signal for "file a bug now"."""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts import codec, ids
+from projector import services
+from projector.models import ErrorGroup
+from tests.projector_support.factories import BASE_MS, event, fingerprint, xadd
+
+pytestmark = [pytest.mark.django_db, pytest.mark.backends]
+
+
+@pytest.fixture
+def groups(make_projector, fake_redis, names):
+    xadd(fake_redis, names, [event(1, ts=BASE_MS + i) for i in range(4)] + [event(2, cls="not_found")])
+    make_projector().run()
+    return {g.fingerprint: g for g in ErrorGroup.objects.all()}
+
+
+def test_set_state(groups):
+    group = groups[fingerprint(1)]
+    assert services.set_state(group.id, "resolved") is True
+    group.refresh_from_db()
+    assert group.state == "resolved" and group.state_changed_at is not None
+    assert services.set_state(group.id, "resolved") is True  # already so
+    assert services.set_state(10**9, "ignored") is False
+    with pytest.raises(ValueError):
+        services.set_state(group.id, "deleted")
+
+
+def test_the_signal_for_file_now_reuses_a_pending_decision_or_makes_a_new_one(groups):
+    crossed = groups[fingerprint(1)]
+    ErrorGroup.objects.filter(id=crossed.id).update(signal_pending=True)
+    event_ = services.signal_for(crossed.id)
+    assert event_.id == crossed.signal_id and event_.count == 4 and event_.sample_event_id
+    quiet = groups[fingerprint(2)]
+    manual = services.signal_for(quiet.id, now_ms=BASE_MS + 10**6)
+    assert ids.id_time_ms(manual.id) == BASE_MS + 10**6 and manual.cls == "not_found" and not manual.regression
+    assert codec.decode(codec.encode(manual)) == manual
+    with pytest.raises(ErrorGroup.DoesNotExist):
+        services.signal_for(10**9)
