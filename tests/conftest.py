@@ -102,11 +102,6 @@ def real_redis(redis_url):
 # --- capture: round-trip counting, a Redis that hangs, a closed port ---
 
 
-def pytest_configure(config):
-    """Markers used across layers (registered here too, so --strict-markers accepts them)."""
-    config.addinivalue_line("markers", "backends: must also pass on PostgreSQL (the Makefile's second pass)")
-
-
 class RoundTrips:
     """Every round trip capture's Redis clients made: one list of command names per send."""
 
