@@ -22,7 +22,7 @@ venv: $(STAMP)
 test: venv
 	@rm -f .coverage .coverage.*
 	$(PY) -m pytest --cov --cov-report= $(PYTEST_ARGS)
-	ERRORTRAIL_TEST_DB=postgres $(PY) -m pytest --cov --cov-report= -m backends $(PYTEST_ARGS)
+	ERRORTRAIL_TEST_DB=postgres $(PY) -m pytest --cov --cov-append --cov-report= -m backends $(PYTEST_ARGS)
 	@$(PY) -m coverage combine -q
 	$(PY) -m coverage report --fail-under=95
 

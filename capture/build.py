@@ -17,7 +17,7 @@ from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest
 from django.utils.functional import empty
 
-from capture.frames import ExcInfo, exception_details
+from capture.frames import ExcInfo, exception_summary, frame_entries, frame_stack
 from capture.scrub import FILTERED, Scrubber
 from contracts import fingerprint as fp
 from contracts import ids
@@ -48,6 +48,7 @@ class Observation:
     culprit: str | None = None
     frames: list = field(default_factory=list)
     known: Any = None
+    kept: list = field(default_factory=list, repr=False)  # (frame, lineno) pairs whose details to_event fills in
 
 
 @lru_cache(maxsize=8)
@@ -101,15 +102,33 @@ def _header(request: HttpRequest, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+_HOST_ATTR = "_errortrail_host"
+
+
+@lru_cache(maxsize=4)
+def _plain_allowed_hosts(allowed: tuple[str, ...]) -> frozenset[str]:
+    """Allowed hosts that are plain names (no wildcard, no leading dot, no IPv6 brackets)."""
+    return frozenset(h.lower() for h in allowed if h and "*" not in h and not h.startswith(".") and "[" not in h)
+
+
 def host_of(request: HttpRequest) -> tuple[str | None, bool]:
-    """(validated host or the raw one, whether it was disallowed) without raising."""
-    try:
-        return request.get_host(), False
-    except DisallowedHost:
-        raw = request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME") or ""
-        return str(raw)[:255], True
-    except Exception:
-        return None, False
+    """(validated host or the raw one, whether it was disallowed) without raising; worked out once per request."""
+    found = request.__dict__.get(_HOST_ATTR)
+    if found is None:
+        try:
+            raw = request._get_raw_host()
+            domain, _, port = raw.lower().partition(":")
+            if (not port or port.isdigit()) and domain in _plain_allowed_hosts(tuple(settings.ALLOWED_HOSTS)):
+                found = (raw, False)  # the common case, without Django's costly host regex
+            else:
+                found = (request.get_host(), False)
+        except DisallowedHost:
+            raw = request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME") or ""
+            found = (str(raw)[:255], True)
+        except Exception:
+            found = (None, False)
+        request.__dict__[_HOST_ATTR] = found
+    return found
 
 
 def observe(
@@ -139,11 +158,10 @@ def observe(
     )
     error_type = "csrf" if csrf_kind else str(status)
     exc_type = exc_message = culprit = None
-    frames: list = []
+    kept: list = []
     if exc_info is not None and status >= 500:
-        exc_type, exc_message, culprit, frames = exception_details(exc_info, request, cfg, scrub)
-        stack = [(f["module"], f["function"]) for f in frames]
-        basis = fp.exception_basis(status, exc_type, stack, exc_message, culprit=culprit)
+        exc_type, exc_message, culprit, kept = exception_summary(exc_info, cfg, scrub)
+        basis = fp.exception_basis(status, exc_type, frame_stack(kept), exc_message, culprit=culprit)
     else:
         basis = fp.http_basis(status, error_type, route, scrub.text(path, 2048), csrf_kind)
     ts_ms = time.time_ns() // 1_000_000
@@ -160,7 +178,7 @@ def observe(
         exc_type=exc_type,
         exc_message=exc_message,
         culprit=culprit,
-        frames=frames,
+        kept=kept,
     )
 
 
@@ -296,6 +314,9 @@ def to_event(obs: Observation, request: HttpRequest, cfg: Any, weight: int = 1) 
     """The error.observed event of an observation."""
     scrub = scrubber(cfg)
     url, data = request_data(request, cfg, scrub)
+    if obs.kept and not obs.frames:
+        obs.frames = frame_entries(obs.kept, request, cfg, scrub)
+        obs.kept = []  # let the frames go
     user_id, user_name = _user(request)
     host, _ = host_of(request)
     known = obs.known

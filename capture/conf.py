@@ -77,6 +77,7 @@ SETTINGS = (
     Setting("SHOW_ISSUE_LINKS", True, "Link known issues' tracker URLs on error pages (off for private repos).",
             env=("ERRORTRAIL_SHOW_ISSUE_LINKS",)),
     Setting("FRIENDLY_IN_DEBUG", False, "Serve friendly pages even when DEBUG is on."),
+    Setting("PAGE_CACHE", True, "Render each friendly page once and substitute per-request values (off with DEBUG)."),
     Setting("BASE_TEMPLATE", "errortrail/base.html", "Template the friendly pages extend."),
     Setting("SITE_NAME", "", "Site name shown on friendly pages (defaults to the host)."),
     Setting("REPORT_INTERNAL_ERRORS", False, "Re-raise capture's own errors (tests set this)."),

@@ -6,6 +6,7 @@ import linecache
 import reprlib
 import sys
 import sysconfig
+from functools import lru_cache
 from types import TracebackType
 from typing import Any
 
@@ -44,6 +45,7 @@ def current_exc_info() -> ExcInfo | None:
     return info if info[0] is not None else None  # type: ignore[return-value]
 
 
+@lru_cache(maxsize=4096)
 def in_app(module: str, filename: str, exclude: tuple[str, ...]) -> bool:
     """Whether a frame belongs to the site rather than to a library or the standard library."""
     if any(module == prefix or module.startswith(prefix + ".") for prefix in exclude):
@@ -77,8 +79,8 @@ def _frame_vars(request: Any, frame: Any, scrub: Scrubber) -> dict[str, str]:
     return out
 
 
-def exception_details(exc_info: ExcInfo, request: Any, cfg: Any, scrub: Scrubber) -> tuple[str, str, str, list]:
-    """(type name, scrubbed message, culprit, in-app frames innermost last) of an exception."""
+def exception_summary(exc_info: ExcInfo, cfg: Any, scrub: Scrubber) -> tuple[str, str, str, list]:
+    """(type name, scrubbed message, culprit, kept in-app (frame, lineno) innermost last): cheap, before the page."""
     exc_type, exc, tb = exc_info
     module_name = exc_type.__module__
     type_name = exc_type.__qualname__ if module_name == "builtins" else f"{module_name}.{exc_type.__qualname__}"
@@ -88,18 +90,35 @@ def exception_details(exc_info: ExcInfo, request: Any, cfg: Any, scrub: Scrubber
         message = "<unprintable exception>"
     kept: list[tuple[Any, int]] = []
     last: tuple[str, str] | None = None
+    exclude = cfg["IN_APP_EXCLUDE"]
     while tb is not None:
         frame = tb.tb_frame
         last = (str(frame.f_globals.get("__name__", "?")), frame.f_code.co_name)
-        if in_app(last[0], frame.f_code.co_filename, cfg["IN_APP_EXCLUDE"]):
+        if in_app(last[0], frame.f_code.co_filename, exclude):
             kept.append((frame, tb.tb_lineno))
         tb = tb.tb_next
-    frames = [_frame(frame, lineno, request, cfg, scrub) for frame, lineno in kept[-cfg["MAX_FRAMES"] :]]
-    if frames:
-        culprit = f"{frames[-1]['module']}:{frames[-1]['function']}"
+    kept = kept[-cfg["MAX_FRAMES"] :]
+    if kept:
+        culprit = f"{kept[-1][0].f_globals.get('__name__', '?')}:{kept[-1][0].f_code.co_name}"
     else:
         culprit = f"{last[0]}:{last[1]}" if last else type_name
-    return type_name[:256], scrub.text(message, 2048), culprit[:512], frames
+    return type_name[:256], scrub.text(message, 2048), culprit[:512], kept
+
+
+def frame_stack(kept: list) -> list[tuple[str, str]]:
+    """(module, function) of kept frames, for the fingerprint."""
+    return [(str(frame.f_globals.get("__name__", "?"))[:256], frame.f_code.co_name[:256]) for frame, _ in kept]
+
+
+def frame_entries(kept: list, request: Any, cfg: Any, scrub: Scrubber) -> list[dict[str, Any]]:
+    """Full frame details (file, line, context, scrubbed locals): the costly part, done after the response."""
+    return [_frame(frame, lineno, request, cfg, scrub) for frame, lineno in kept]
+
+
+def exception_details(exc_info: ExcInfo, request: Any, cfg: Any, scrub: Scrubber) -> tuple[str, str, str, list]:
+    """(type name, scrubbed message, culprit, in-app frames innermost last) of an exception."""
+    type_name, message, culprit, kept = exception_summary(exc_info, cfg, scrub)
+    return type_name, message, culprit, frame_entries(kept, request, cfg, scrub)
 
 
 def _frame(frame: Any, lineno: int, request: Any, cfg: Any, scrub: Scrubber) -> dict[str, Any]:

@@ -85,8 +85,24 @@ def test_frame_variables_can_be_switched_off(settings):
 
 def test_a_host_that_cannot_be_read():
     request = RF.get("/")
-    request.get_host = lambda: 1 / 0
+    request._get_raw_host = lambda: 1 / 0
     assert host_of(request) == (None, False)
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("testserver", ("testserver", False)),
+        ("TestServer:8000", ("TestServer:8000", False)),
+        ("site.test:443", ("site.test:443", False)),
+        ("evil.example", ("evil.example", True)),
+        ("testserver:80x", ("testserver:80x", True)),
+        ("testserver.evil.example", ("testserver.evil.example", True)),
+    ],
+)
+def test_the_host_is_checked_against_allowed_hosts_like_django_does(host, expected):
+    request = RF.get("/", HTTP_HOST=host)
+    assert host_of(request) == expected
 
 
 def test_a_body_already_consumed_as_a_stream():
