@@ -10,7 +10,7 @@ import reprlib
 import sys
 import sysconfig
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from types import TracebackType
 from typing import Any
@@ -20,6 +20,7 @@ import orjson
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest
+from django.utils.datastructures import MultiValueDict
 from django.utils.functional import empty
 from django.views.debug import SafeExceptionReporterFilter
 
@@ -127,6 +128,24 @@ _REPR.maxlevel = 2
 _REPR.maxdict = _REPR.maxlist = _REPR.maxtuple = _REPR.maxset = 8
 
 
+def _frame_value(value: Any, scrub: Scrubber) -> str:
+    """One local variable as scrubbed, bounded text; containers are scrubbed by key before repr."""
+    if isinstance(value, str):
+        return FILTERED if value.startswith("****") else scrub.text(value, 200)
+    if isinstance(value, HttpRequest):
+        # Its repr carries the full query string; the event has the scrubbed one already.
+        return f"<{type(value).__name__}: {scrub.text(str(value.method), 16)} {scrub.text(value.path, 160)!r}>"
+    if isinstance(value, MultiValueDict):
+        value = scrub.mapping(value.lists(), depth=1, total=len(value))
+    elif isinstance(value, (dict, list, tuple, set, frozenset)):
+        value = scrub.value(value, depth=1)
+    try:
+        text = _REPR.repr(value)
+    except Exception:
+        text = f"<unrepresentable {type(value).__name__}>"
+    return scrub.text(text, 200)
+
+
 def _frame_vars(request: Any, frame: Any, scrub: Scrubber) -> dict[str, str]:
     out: dict[str, str] = {}
     try:
@@ -134,14 +153,8 @@ def _frame_vars(request: Any, frame: Any, scrub: Scrubber) -> dict[str, str]:
     except Exception:  # site code's odd locals must never break capture
         return {"[error]": "variables unavailable"}
     for name, value in list(pairs)[:20]:
-        if scrub.sensitive_key(name):
-            out[name] = FILTERED
-            continue
-        try:
-            text = value if isinstance(value, str) and value.startswith("****") else _REPR.repr(value)
-        except Exception:
-            text = f"<unrepresentable {type(value).__name__}>"
-        out[name] = FILTERED if text.startswith("****") else scrub.text(text, 200)
+        key = scrub.text(str(name), 64)
+        out[key] = FILTERED if scrub.sensitive_key(key) else _frame_value(value, scrub)
     return out
 
 
@@ -227,7 +240,8 @@ def observe(
     frames: list = []
     if exc_info is not None and status >= 500:
         exc_type, exc_message, culprit, frames = exception_details(exc_info, request, cfg, scrub)
-        basis = fp.exception_basis(status, exc_type, [(f["module"], f["function"]) for f in frames], exc_message)
+        stack = [(f["module"], f["function"]) for f in frames]
+        basis = fp.exception_basis(status, exc_type, stack, exc_message, culprit=culprit)
     else:
         basis = fp.http_basis(status, error_type, route, scrub.text(path, 2048), csrf_kind)
     ts_ms = time.time_ns() // 1_000_000
@@ -274,9 +288,11 @@ def _client(request: HttpRequest) -> str | None:
 
 def scrubbed_url(path: str, query: str, scrub: Scrubber) -> tuple[str, dict[str, Any]]:
     """The path plus scrubbed query string, and the query as a scrubbed mapping."""
-    pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=None)[: scrub.max_items]
-    cleaned = [(k, FILTERED if scrub.sensitive_key(k) else scrub.text(v, 256)) for k, v in pairs]
-    mapping = scrub.mapping(cleaned)
+    pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=None)
+    cleaned = [
+        (scrub.text(k, 128), FILTERED if scrub.sensitive_key(k) else scrub.text(v, 256)) for k, v in pairs[: scrub.max_items]
+    ]
+    mapping = scrub.mapping(cleaned, total=len(pairs))
     safe_path = scrub.text(path, 2048)
     if not cleaned:
         return safe_path, mapping
@@ -341,6 +357,15 @@ def _filtered_post(post: Any, sensitive: Any) -> list[tuple[str, Any]]:
     return out
 
 
+def _referer(value: str, scrub: Scrubber) -> str:
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return "[Omitted: malformed Referer]"
+    netloc = parts.netloc.rpartition("@")[2]  # never keep user:password@
+    return scrubbed_url(f"{parts.scheme}://{netloc}{parts.path}", parts.query, scrub)[0]
+
+
 def request_data(request: HttpRequest, cfg: Any, scrub: Scrubber) -> tuple[str, dict[str, Any]]:
     """(scrubbed URL, scrubbed and bounded request data) for an event."""
     query = request.META.get("QUERY_STRING", "") or ""
@@ -353,8 +378,7 @@ def request_data(request: HttpRequest, cfg: Any, scrub: Scrubber) -> tuple[str, 
         if value:
             value = str(value)
             if name == "Referer":
-                parts = urlsplit(value)
-                value, _ = scrubbed_url(f"{parts.scheme}://{parts.netloc}{parts.path}", parts.query, scrub)
+                value = _referer(value, scrub)
             headers[name] = scrub.text(value, 512)
     data: dict[str, Any] = {"query": query_map, "headers": headers}
     data.update(_body(request, cfg, scrub))
@@ -395,6 +419,14 @@ def to_event(obs: Observation, request: HttpRequest, cfg: Any, weight: int = 1) 
         known_bug=known.bug_id if known is not None else None,
         weight=weight,
     )
+
+
+def shrink(event: ErrorObserved, level: int) -> ErrorObserved:
+    """A smaller copy of an event too large to encode: level 1 drops frame details, level 2 request data too."""
+    frames = [{k: v for k, v in f.items() if k in ("module", "function", "filename", "lineno")} for f in event.frames]
+    if level == 1:
+        return replace(event, frames=frames)
+    return replace(event, frames=frames[-10:], request={"[Truncated]": "request data dropped: event over the size limit"})
 
 
 def current_exc_info() -> ExcInfo | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from functools import lru_cache
@@ -12,7 +13,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from contracts.config import Setting, resolve
+from contracts.config import ConfigError, Setting, resolve
 from contracts.names import DEFAULT_PREFIX, Names
 
 SCRUB_KEYS = (
@@ -82,6 +83,7 @@ SETTINGS = (
 )
 
 _NAMES = {s.name for s in SETTINGS}
+log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)
@@ -90,7 +92,23 @@ def get() -> MappingProxyType:
     user = getattr(settings, "ERRORTRAIL", {}) or {}
     values = resolve(SETTINGS, user, os.environ)
     values["SCRUB_KEYS"] = tuple(k.lower() for k in (*values["SCRUB_KEYS"], *values["EXTRA_SCRUB_KEYS"]))
+    try:
+        Names(prefix=values["PREFIX"], shards=values["SHARDS"])
+    except ValueError as exc:
+        raise ConfigError(f"ERRORTRAIL PREFIX/SHARDS: {exc}") from None
     return MappingProxyType(values)
+
+
+@lru_cache(maxsize=1)
+def safe() -> MappingProxyType:
+    """The settings, or when they are unusable the defaults with capture off (the system checks say why)."""
+    try:
+        return get()
+    except ConfigError as exc:
+        log.error("errortrail is off: %s", exc)
+        values = resolve(SETTINGS, {}, {})
+        values["ENABLED"] = False
+        return MappingProxyType(values)
 
 
 @lru_cache(maxsize=1)
@@ -109,4 +127,5 @@ def known_setting_names() -> set[str]:
 def _reset(setting: str, **kwargs: Any) -> None:
     if setting in ("ERRORTRAIL", "DEBUG"):
         get.cache_clear()
+        safe.cache_clear()
         names.cache_clear()

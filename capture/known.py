@@ -34,11 +34,13 @@ class KnownCache:
         """The open known issue for this error, from the local copy."""
         return self.map.match(fingerprint, error_type, path)
 
-    def note_version(self, raw: Any) -> None:
-        """Record the version Redis reported alongside an XADD."""
+    def note_version(self, raw: Any) -> bool:
+        """Record the version Redis reported alongside an XADD; True when our copy is now stale."""
         self.seen_version = known_map.parse_version(raw)
         if self.seen_version == self.map.version:
             self.checked_at = self.clock()
+            return False
+        return True
 
     def due(self) -> bool:
         """Whether a refresh is needed: never loaded, version moved, or not checked recently."""
@@ -51,11 +53,12 @@ class KnownCache:
     def refresh(self, client: Any, names: Names) -> bool:
         """Reload when the version differs from ours (one round trip, two when it changed); True if reloaded."""
         with self._lock:
-            version = known_map.parse_version(client.get(names.known_version))
-            if self.loaded and version == self.map.version:
-                self.seen_version = version
-                self.checked_at = self.clock()
-                return False
+            if self.loaded:
+                version = known_map.parse_version(client.get(names.known_version))
+                if version == self.map.version:
+                    self.seen_version = version
+                    self.checked_at = self.clock()
+                    return False
             fresh = known_map.load(client, names)
             if fresh.invalid:
                 log.warning("known-issue map: skipped %d invalid entries", fresh.invalid)

@@ -27,6 +27,6 @@ def preview(request: HttpRequest, kind: str) -> HttpResponse:
             bug_id="B-001", url="https://github.com/example/site/issues/1",
             message="Saving appointments fails for some pets; a fix is on its way.", fingerprint="0" * 64,
         )
-    response = render_friendly(kind, request, obs, conf.get())
+    response = render_friendly(kind, request, obs, conf.safe())
     response.status_code = 200
     return response

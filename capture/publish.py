@@ -16,6 +16,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from capture import conf
+from capture.build import shrink
 from capture.known import KnownCache
 from capture.spool import Spool
 from contracts import codec
@@ -103,6 +104,7 @@ class Publisher:
         self._counts: Counter = Counter()
         self._lock = threading.Lock()
         self._spooled_since_flush = self.spool.has_files()
+        self.wake: Any = lambda: None  # the background thread's wake-up, once it runs
 
     def count(self, key: str, field: str, n: int = 1) -> None:
         """Add to a Redis hash counter, sent by the next tick."""
@@ -116,11 +118,8 @@ class Publisher:
 
     def publish(self, event: ErrorObserved) -> str:
         """Send one event (XADD pipelined with the known-map version read); spool it when Redis is out."""
-        try:
-            data = codec.encode(event)
-        except codec.ContractError as exc:
-            log.error("errortrail built an invalid event: %s", exc)
-            self.drop("invalid")
+        data = self._encode(event)
+        if data is None:
             return DROPPED
         stream = self.names.errors_for(event.fingerprint)
         if event.known_bug:
@@ -137,9 +136,28 @@ class Publisher:
                     self.count(self.names.capture_stats, "breaker_opened")
             else:
                 self.breaker.success()
-                self.known.note_version(version)
+                if self.known.note_version(version):
+                    self.wake()
                 return SENT
         return self._to_spool(stream, data)
+
+    def _encode(self, event: ErrorObserved) -> bytes | None:
+        # An event over the size limit loses frame details, then request data, rather than being lost.
+        error: codec.ContractError | None = None
+        for level in (0, 1, 2):
+            try:
+                data = codec.encode(event if level == 0 else shrink(event, level))
+            except codec.ContractError as exc:
+                error = exc
+                continue
+            if level:
+                self.count(self.names.capture_stats, "shrunk")
+            return data
+        log.error("errortrail built an invalid event: %s", error)
+        self.drop("invalid")
+        if self.cfg["REPORT_INTERNAL_ERRORS"]:
+            raise error  # type: ignore[misc]
+        return None
 
     def _to_spool(self, stream: str, data: bytes) -> str:
         reason = self.spool.write(stream, data)
@@ -167,15 +185,18 @@ class Publisher:
             self.known.refresh(self.flush_client, self.names)
 
     def _flush_spool(self) -> None:
-        # Doubles as the breaker's probe: a successful flush means capture may use Redis again.
-        if not self._spooled_since_flush:
+        # Doubles as the breaker's probe: once Redis answers here, requests may use it again.
+        if not (self._spooled_since_flush or self.breaker.is_open):
             return
-        sent = self.spool.flush(self.flush_client, self.names.spool_done, self.maxlen)
+        if self.breaker.is_open:
+            self.flush_client.ping()
+        if self._spooled_since_flush:
+            sent = self.spool.flush(self.flush_client, self.names.spool_done, self.maxlen)
+            self._spooled_since_flush = self.spool.has_files()
+            if sent:
+                log.info("errortrail flushed %d spooled events", sent)
+                self.count(self.names.capture_stats, "flushed", sent)
         self.breaker.success()
-        self._spooled_since_flush = self.spool.has_files()
-        if sent:
-            log.info("errortrail flushed %d spooled events", sent)
-            self.count(self.names.capture_stats, "flushed", sent)
 
     def _push_counts(self) -> None:
         with self._lock:
@@ -193,9 +214,10 @@ class Publisher:
             raise
 
     def close(self) -> None:
-        """Final tick at process exit; unsent spool files stay for the next flusher."""
+        """Final tick at process exit (skipped while Redis is out); unsent spool files stay for the next flusher."""
         self.spool.seal_all()
-        self.tick()
+        if not self.breaker.is_open:
+            self.tick()
 
 
 class _Worker(threading.Thread):
@@ -205,12 +227,25 @@ class _Worker(threading.Thread):
         self.period_s = period_s
         self.wake = threading.Event()
         self.stopped = threading.Event()
+        self.ticks = 0
+        self.ticked = threading.Condition()
 
     def run(self) -> None:
         while not self.stopped.is_set():
             self.publisher.tick()
+            with self.ticked:
+                self.ticks += 1
+                self.ticked.notify_all()
             self.wake.wait(self.period_s)
             self.wake.clear()
+
+    def wait_ticks(self, count: int, timeout_s: float) -> bool:
+        """Wake the thread and wait until it has finished `count` more ticks."""
+        with self.ticked:
+            target = self.ticks + count
+            self.wake.set()
+            self.ticked.wait_for(lambda: self.ticks >= target or not self.is_alive(), timeout_s)
+            return self.ticks >= target
 
 
 _state: dict[str, Any] = {"pid": None, "publisher": None, "worker": None}
@@ -228,20 +263,28 @@ def get_publisher() -> Publisher:
             publisher = Publisher(cfg, conf.names())
             _state.update(pid=os.getpid(), publisher=publisher, worker=None)
             if cfg["BACKGROUND"]:
-                worker = _Worker(publisher, cfg["TICK_S"])
-                worker.start()
-                _state["worker"] = worker
+                thread = _Worker(publisher, cfg["TICK_S"])
+                publisher.wake = thread.wake.set
+                thread.start()
+                _state["worker"] = thread
         return _state["publisher"]
 
 
+def worker() -> Any:
+    """This process's background thread, if one runs."""
+    return _state["worker"] if _state["pid"] == os.getpid() else None
+
+
 def reset() -> None:
-    """Forget this process's publisher (settings changed, or tests)."""
+    """Forget this process's publisher (settings changed, or tests); its thread finishes its tick and stops."""
     with _state_lock:
-        worker = _state.get("worker")
-        if worker is not None:
-            worker.stopped.set()
-            worker.wake.set()
+        thread = _state.get("worker")
         _state.update(pid=None, publisher=None, worker=None)
+    if thread is not None:
+        thread.stopped.set()
+        thread.wake.set()
+        if thread is not threading.current_thread():
+            thread.join(timeout=10)
 
 
 @atexit.register

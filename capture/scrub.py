@@ -9,7 +9,7 @@ FILTERED = "[Filtered]"
 
 _BEARER = re.compile(r"(?i)\b(bearer|basic|digest|token|apikey)(\s+|%20|\+)[A-Za-z0-9._~+/=%-]{6,}")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){0,2}")
-_CARD = re.compile(r"(?<![\d.])\d(?:[ -]?\d){12,18}(?![\d.])")
+_CARD = re.compile(r"(?<!\d)(?<!\d\.)\d(?:[ -]?\d){12,18}(?!\d)(?!\.\d)")
 _DIGITS = re.compile(r"\d{4}|\d[ -]\d")
 
 
@@ -31,6 +31,11 @@ def _card_sub(match: re.Match) -> str:
     return FILTERED if 13 <= len(digits) <= 19 and luhn_ok(digits) else match.group()
 
 
+def _assigned(match: re.Match) -> str:
+    quote = match.group(3)[0] if match.group(3)[0] in "\"'" else ""
+    return f"{match.group(1)}{match.group(2)}{quote}{FILTERED}{quote}"
+
+
 def make_safe_str(value: str) -> str:
     """The string if it encodes as UTF-8, else with unencodable characters escaped."""
     try:
@@ -49,7 +54,10 @@ class Scrubber:
         self.max_depth = max_depth
         self.max_items = max_items
         words = "|".join(re.escape(k) for k in sorted(self.keys, key=len, reverse=True)) or "(?!)"
-        self._assign = re.compile(r"(?i)([\w.-]*(?:" + words + r")[\w.-]*)(\"?\s*[=:]\s*\"?)([^\s&\"',;}]+)")
+        self._assign = re.compile(
+            r"(?i)([\w.\[\]-]*(?:" + words + r")[\w.\[\]-]*)(['\"]?\s*[=:]\s*)"
+            r"(\"(?:[^\"\\]|\\.)*\"?|'(?:[^'\\]|\\.)*'?|\[[^\]]*\]?|[^\s&\"',;}\]]+)"
+        )
 
     def sensitive_key(self, key: Any) -> bool:
         """Whether a key names a secret (substring match, case-insensitive)."""
@@ -67,9 +75,9 @@ class Scrubber:
         if _DIGITS.search(text):
             text = _CARD.sub(_card_sub, text)
         if "=" in text or ":" in text:
-            text = self._assign.sub(lambda m: f"{m.group(1)}{m.group(2)}{FILTERED}", text)
+            text = self._assign.sub(_assigned, text)
         if len(text) > limit:
-            text = text[:limit] + "…"
+            text = text[: limit - 1] + "…"
         return text
 
     def value(self, value: Any, depth: int = 0) -> Any:
@@ -100,14 +108,16 @@ class Scrubber:
         """A scrubbed, bounded dict from (key, value) pairs."""
         out: dict[str, Any] = {}
         count = 0
+        more = False
         for key, item in items:
             if count >= self.max_items:
-                more = (total - count) if total is not None else "more"
-                out["[Truncated]"] = f"{more} more keys"
+                more = True
                 break
             name = self.text(key if isinstance(key, str) else _safe_repr(key), 128)
             out[name] = FILTERED if self.sensitive_key(name) else self.value(item, depth + 1)
             count += 1
+        if more or (total is not None and total > count):
+            out["[Truncated]"] = f"{total - count} more keys" if total is not None else "more keys"
         return out
 
     def binary(self, data: bytes) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import orjson
@@ -17,9 +16,8 @@ from django.views import csrf as django_csrf
 
 from capture import conf
 from capture.build import current_exc_info, host_of
-from capture.middleware import observation_for
+from capture.middleware import FRIENDLY_ATTR, internal_error, observation_for
 
-log = logging.getLogger(__name__)
 
 TEMPLATE = "errortrail/error.html"
 
@@ -133,14 +131,15 @@ def render_friendly(kind: str, request: HttpRequest, obs: Any, cfg: Any) -> Http
     try:
         ctx = page_context(kind, request, cfg, obs)
         if _wants_json(request, cfg):
-            return _json(ctx)
-        html = loader.get_template(TEMPLATE).render(ctx)
-        return HttpResponse(html, status=page["status"], content_type="text/html; charset=utf-8")
+            response = _json(ctx)
+        else:
+            html = loader.get_template(TEMPLATE).render(ctx)
+            response = HttpResponse(html, status=page["status"], content_type="text/html; charset=utf-8")
     except Exception:
-        log.exception("errortrail could not render the %s page", kind)
-        if cfg["REPORT_INTERNAL_ERRORS"]:
-            raise
-        return _fallback(page["status"], page["title"])
+        internal_error(f"render the {kind} page")
+        response = _fallback(page["status"], page["title"])
+    setattr(response, FRIENDLY_ATTR, True)
+    return response
 
 
 def _observe(request: HttpRequest, status: int, cfg: Any, csrf_reason: str | None = None, exc_info: Any = None) -> Any:
@@ -149,15 +148,13 @@ def _observe(request: HttpRequest, status: int, cfg: Any, csrf_reason: str | Non
     try:
         return observation_for(request, status, csrf_reason=csrf_reason, exc_info=exc_info)
     except Exception:
-        log.exception("errortrail could not observe an error")
-        if cfg["REPORT_INTERNAL_ERRORS"]:
-            raise
+        internal_error("observe an error")
         return None
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None, template_name: str = "400.html") -> HttpResponse:
     """handler400."""
-    cfg = conf.get()
+    cfg = conf.safe()
     obs = _observe(request, 400, cfg)
     if not _friendly(cfg):
         return defaults.bad_request(request, exception)
@@ -166,7 +163,7 @@ def bad_request(request: HttpRequest, exception: Exception | None = None, templa
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None, template_name: str = "403.html") -> HttpResponse:
     """handler403."""
-    cfg = conf.get()
+    cfg = conf.safe()
     obs = _observe(request, 403, cfg)
     if not _friendly(cfg):
         return defaults.permission_denied(request, exception or PermissionDenied())
@@ -175,7 +172,7 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None, 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None, template_name: str = "404.html") -> HttpResponse:
     """handler404."""
-    cfg = conf.get()
+    cfg = conf.safe()
     obs = _observe(request, 404, cfg)
     if not _friendly(cfg):
         return defaults.page_not_found(request, exception or Exception())
@@ -184,7 +181,7 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None, tem
 
 def server_error(request: HttpRequest, template_name: str = "500.html") -> HttpResponse:
     """handler500 (Django calls it while the exception is being handled)."""
-    cfg = conf.get()
+    cfg = conf.safe()
     obs = _observe(request, 500, cfg, exc_info=current_exc_info())
     if not _friendly(cfg):
         return defaults.server_error(request)
@@ -193,7 +190,7 @@ def server_error(request: HttpRequest, template_name: str = "500.html") -> HttpR
 
 def csrf_failure(request: HttpRequest, reason: str = "", template_name: str = "403_csrf.html") -> HttpResponse:
     """CSRF_FAILURE_VIEW: records Django's reason, explains that the form expired."""
-    cfg = conf.get()
+    cfg = conf.safe()
     obs = _observe(request, 403, cfg, csrf_reason=reason or "")
     if not _friendly(cfg):
         return django_csrf.csrf_failure(request, reason)

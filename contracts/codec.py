@@ -32,6 +32,15 @@ class ContractError(ValueError):
     """Bytes or a map that are not a valid event of a known type and version."""
 
 
+def _show(value: Any, limit: int) -> str:
+    """A short, safe description of a bad value (a repr of nested garbage could recurse too deep)."""
+    if isinstance(value, (str, bytes)):
+        return repr(value[: limit + 1])[:limit]
+    if value is None or isinstance(value, float) or (isinstance(value, int) and value.bit_length() <= 64):
+        return repr(value)[:limit]
+    return f"<{type(value).__name__}>"
+
+
 _FIELDS: dict[type, tuple] = {}
 
 
@@ -52,9 +61,14 @@ def to_map(event: Event) -> dict[str, Any]:
 
 def encode(event: Event) -> bytes:
     """Event -> msgpack bytes; validates first so nothing invalid reaches the stream."""
+    if type(event) not in EVENT_TYPES.values():
+        raise ContractError(f"not an event: {type(event).__name__}")
     wire = to_map(event)
     _validate(type(event), wire)
-    data = msgpack.packb(wire, use_bin_type=True)
+    try:
+        data = msgpack.packb(wire, use_bin_type=True)
+    except (ValueError, TypeError, OverflowError) as exc:  # lone surrogates, integers msgpack cannot hold
+        raise ContractError(f"{event.TYPE}: cannot be packed: {type(exc).__name__}: {exc}"[:300]) from None
     if len(data) > MAX_EVENT_BYTES:
         raise ContractError(f"event is {len(data)} bytes, over the {MAX_EVENT_BYTES} limit")
     return data
@@ -87,12 +101,12 @@ def from_map(wire: Any) -> Event:
     event_type = wire.get("type")
     cls = EVENT_TYPES.get(event_type) if isinstance(event_type, str) else None
     if cls is None:
-        raise ContractError(f"unknown event type {str(event_type)[:40]!r}")
+        raise ContractError(f"unknown event type {_show(event_type, 40)}")
     version = wire.get("v")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ContractError(f"bad schema version {str(version)[:20]!r}")
+        raise ContractError(f"bad schema version {_show(version, 20)}")
     if version > cls.VERSION:
-        raise ContractError(f"{event_type} version {version} is newer than this code understands ({cls.VERSION})")
+        raise ContractError(f"{event_type} version {_show(version, 20)} is newer than this code understands ({cls.VERSION})")
     while version < cls.VERSION:
         upcast = UPCASTERS.get((event_type, version))
         if upcast is None:
@@ -100,7 +114,9 @@ def from_map(wire: Any) -> Event:
         try:
             wire = upcast(dict(wire))
         except Exception as exc:
-            raise ContractError(f"upcasting {event_type} v{version} failed: {exc}"[:300]) from None
+            raise ContractError(f"upcasting {event_type} v{version} failed: {type(exc).__name__}: {exc}"[:300]) from None
+        if not isinstance(wire, dict):
+            raise ContractError(f"upcasting {event_type} v{version} gave {type(wire).__name__}, not a map")
         version += 1
         wire["v"] = version
     _validate(cls, wire)
@@ -118,7 +134,7 @@ def _validate(cls: type, wire: dict) -> None:
         _check(cls.TYPE, f.name, f.metadata["kind"], f.metadata["limit"], wire[f.name])
     extra = set(wire) - known
     if extra:
-        raise ContractError(f"{cls.TYPE}: unknown fields {sorted(map(str, extra))[:5]}")
+        raise ContractError(f"{cls.TYPE}: unknown fields {sorted(_show(key, 40) for key in extra)[:5]}")
 
 
 def _is_int(value: Any) -> bool:
@@ -152,7 +168,7 @@ def _check(event_type: str, name: str, kind: str, limit: int, value: Any) -> Non
             raise ContractError(f"{where}: expected a boolean")
     elif kind == "class":
         if value not in CLASSES:
-            raise ContractError(f"{where}: unknown class {str(value)[:30]!r}")
+            raise ContractError(f"{where}: unknown class {_show(value, 30)}")
     elif kind == "fingerprint":
         if not isinstance(value, str) or not _FINGERPRINT.match(value):
             raise ContractError(f"{where}: not a 64-character hex fingerprint")
@@ -213,6 +229,6 @@ def _check_frames(where: str, frames: Any, limit: int) -> None:
                     raise ContractError(f"{where}: frame vars must be a map")
                 _check_tree(where, value)
             else:
-                raise ContractError(f"{where}: unknown frame key {str(key)[:30]!r}")
+                raise ContractError(f"{where}: unknown frame key {_show(key, 30)}")
         if not isinstance(frame.get("module"), str) or not isinstance(frame.get("function"), str):
             raise ContractError(f"{where}: a frame needs module and function")

@@ -40,17 +40,22 @@ def parse_float(raw: Any) -> float:
     if isinstance(raw, bool):
         raise ConfigError("expected a number, got a boolean")
     try:
-        return float(raw)
+        value = float(raw)
     except (TypeError, ValueError):
         raise ConfigError(f"expected a number, got {str(raw)[:40]!r}") from None
+    if value != value:
+        raise ConfigError("expected a number, got NaN")
+    return value
 
 
 def parse_list(raw: Any) -> tuple[str, ...]:
     """A tuple of strings from a sequence or a comma-separated string."""
     if isinstance(raw, str):
         return tuple(part.strip() for part in raw.split(",") if part.strip())
-    if isinstance(raw, (list, tuple, set, frozenset)):
+    if isinstance(raw, (list, tuple)):
         return tuple(str(part) for part in raw)
+    if isinstance(raw, (set, frozenset)):
+        return tuple(sorted(str(part) for part in raw))
     raise ConfigError(f"expected a list or a comma-separated string, got {type(raw).__name__}")
 
 

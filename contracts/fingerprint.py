@@ -37,7 +37,8 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]
 _HEX = re.compile(r"\b0x[0-9a-fA-F]+\b|\b(?=[0-9a-fA-F]*[0-9])(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{6,}\b")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
-_NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?\d+(?:\.\d+)?")
+# Every digit run, also inside identifiers ("user_17", "pet42"): ids glued to names must not split a pattern.
+_NUMBER = re.compile(r"(?:(?<!\w)[-+])?\d+(?:\.\d+)?")
 _QUOTED = re.compile(r"'[^']{24,}'|\"[^\"]{24,}\"")
 _SPACE = re.compile(r"\s+")
 _MAX_MESSAGE = 300
@@ -107,12 +108,16 @@ def http_basis(status: int, error_type: str, route: str | None, path: str, csrf_
     return "|".join(parts)
 
 
-def exception_basis(status: int, exc_type: str, frames: Iterable[tuple[str, str]], message: str | None) -> str:
-    """Canonical string of a 5xx with an exception: type, in-app frames (no line numbers), normalized message."""
+def exception_basis(
+    status: int, exc_type: str, frames: Iterable[tuple[str, str]], message: str | None, culprit: str | None = None
+) -> str:
+    """Canonical string of a 5xx with an exception: type, culprit, in-app frames (no line numbers), normalized message."""
     stack = ">".join(f"{module}:{function}" for module, function in frames)
-    return "|".join(
-        [f"v{ALGORITHM}", "exc", status_class(status), exc_type, f"frames={stack}", f"msg={normalize_message(message)}"]
-    )
+    parts = [f"v{ALGORITHM}", "exc", status_class(status), exc_type]
+    if culprit:
+        parts.append(f"culprit={culprit}")
+    parts += [f"frames={stack}", f"msg={normalize_message(message)}"]
+    return "|".join(parts)
 
 
 def fingerprint(basis: str) -> str:

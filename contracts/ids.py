@@ -23,7 +23,9 @@ def new_id(ts_ms: int | None = None) -> str:
 
 
 def id_time_ms(event_id: str) -> int:
-    """The millisecond timestamp an id was made at."""
+    """The millisecond timestamp an id was made at (ValueError for anything that is not an id)."""
+    if not is_id(event_id):
+        raise ValueError(f"not an event id: {str(event_id)[:30]!r}")
     value = 0
     for ch in event_id:
         value = value * 32 + ALPHABET.index(ch)

@@ -14,12 +14,35 @@ STATUSES = ("open", "fixed", "wontfix")
 EXACT_PREFIX = "fp:"
 PATTERN_PREFIX = "pat:"
 MAX_MESSAGE = 1000
+MAX_URL = 1024
 _BUG_ID = re.compile(r"[A-Z][A-Z0-9]{0,5}-\d{1,9}\Z")
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}\Z")
+_HTTP_URL = re.compile(r"https?://[^/?#@]+(?:[/?#]|\Z)", re.IGNORECASE)
+_UNSAFE_URL_CHARS = re.compile(r"[\s\\\x00-\x1f\x7f]")
+_GLOB_WILDCARDS = re.compile(r"\[[^\]]*\]|[*?]")
+_REQUIRED = ("bug_id", "message", "status")
 
 
 class KnownMapError(ValueError):
     """A known-issue entry that is not valid."""
+
+
+def _show(value: Any) -> str:
+    return repr(value[:20]) if isinstance(value, str) else f"<{type(value).__name__}>"
+
+
+def _safe_url(url: str) -> bool:
+    """An http(s) URL with a host or a site path: no other scheme, no '//' or '\\' tricks, no spaces."""
+    if _UNSAFE_URL_CHARS.search(url) or len(url) > MAX_URL:
+        return False
+    if url.startswith("/"):
+        return not url.startswith("//")
+    return bool(_HTTP_URL.match(url))
+
+
+def specificity(glob: str) -> int:
+    """How many characters of a glob are literal ('*', '?' and '[...]' classes are not)."""
+    return len(_GLOB_WILDCARDS.sub("", glob))
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +60,15 @@ class KnownEntry:
 
     def __post_init__(self) -> None:
         if not isinstance(self.bug_id, str) or not _BUG_ID.match(self.bug_id):
-            raise KnownMapError(f"bad bug id {str(self.bug_id)[:20]!r}")
-        if self.status not in STATUSES:
-            raise KnownMapError(f"bad status {str(self.status)[:20]!r}")
-        if not isinstance(self.message, str) or len(self.message) > MAX_MESSAGE:
-            raise KnownMapError("message must be a string of at most 1000 characters")
-        if not isinstance(self.url, str) or (self.url and not self.url.startswith(("https://", "http://", "/"))):
+            raise KnownMapError(f"bad bug id {_show(self.bug_id)}")
+        if not isinstance(self.status, str) or self.status not in STATUSES:
+            raise KnownMapError(f"bad status {_show(self.status)}")
+        for name in ("message", "url", "fingerprint", "error_type", "glob"):
+            if not isinstance(getattr(self, name), str):
+                raise KnownMapError(f"{name} must be a string")
+        if len(self.message) > MAX_MESSAGE:
+            raise KnownMapError(f"message must be at most {MAX_MESSAGE} characters")
+        if self.url and not _safe_url(self.url):
             raise KnownMapError("url must be empty, a site path or an http(s) URL")
         if not isinstance(self.fixed_at, int) or isinstance(self.fixed_at, bool) or self.fixed_at < 0:
             raise KnownMapError("fixed_at must be epoch milliseconds (0 when not fixed)")
@@ -61,15 +87,16 @@ class KnownEntry:
 
     def to_json(self) -> str:
         """The hash value."""
-        return json.dumps({k: v for k, v in asdict(self).items() if v}, sort_keys=True, separators=(",", ":"))
+        data = {k: v for k, v in asdict(self).items() if v or k in _REQUIRED}
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> "KnownEntry":
         """Parse a hash value; raises KnownMapError on anything invalid."""
         try:
             data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise KnownMapError(f"not JSON: {exc}") from None
+        except (ValueError, TypeError, RecursionError) as exc:
+            raise KnownMapError(f"not JSON: {type(exc).__name__}: {exc}"[:200]) from None
         if not isinstance(data, dict):
             raise KnownMapError("not a JSON object")
         allowed = {"bug_id", "message", "status", "url", "fingerprint", "error_type", "glob", "fixed_at"}
@@ -94,8 +121,8 @@ class KnownMap:
                 self.exact[entry.fingerprint] = entry
             else:
                 patterns.append(entry)
-        # The most specific glob wins: longest literal text first, then bug id for a stable order.
-        self.patterns = sorted(patterns, key=lambda e: (-len(e.glob.replace("*", "")), e.bug_id))
+        # The most specific glob wins: most literal characters, then a named error type over "*", then bug id.
+        self.patterns = sorted(patterns, key=lambda e: (-specificity(e.glob), e.error_type == "*", e.bug_id))
 
     def __len__(self) -> int:
         return len(self.exact) + len(self.patterns)

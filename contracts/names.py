@@ -11,6 +11,17 @@ GROUP_BUGBOT = "bugbot"
 MAX_SHARDS = 1024
 
 
+def hash_tag(key: str) -> str | None:
+    """The part of a key Redis Cluster hashes when it has one: text between the first '{' and the next '}'."""
+    start = key.find("{")
+    if start < 0:
+        return None
+    end = key.find("}", start + 1)
+    if end <= start + 1:
+        return None
+    return key[start + 1 : end]
+
+
 def shard_for(fingerprint: str, shards: int) -> int:
     """The shard (0..shards-1) an event with this fingerprint belongs to."""
     if shards <= 1:
@@ -31,7 +42,9 @@ class Names:
     def __post_init__(self) -> None:
         if not isinstance(self.prefix, str) or not self.prefix:
             raise ValueError("prefix must be a non-empty string")
-        if not isinstance(self.shards, int) or not 1 <= self.shards <= MAX_SHARDS:
+        if ("{" in self.prefix or "}" in self.prefix) and hash_tag(self.prefix) is None:
+            raise ValueError("prefix may hold braces only as one complete, non-empty hash tag such as {app}")
+        if not isinstance(self.shards, int) or isinstance(self.shards, bool) or not 1 <= self.shards <= MAX_SHARDS:
             raise ValueError(f"shards must be an integer between 1 and {MAX_SHARDS}")
 
     def _shard(self, shard: int, name: str) -> str:
@@ -98,21 +111,21 @@ class Names:
 
     def spool_done(self, stream: str, batch_id: str) -> str:
         """Marker that a spool batch reached its stream, in the stream's hash slot (makes flushing exactly-once)."""
-        tag = ""
-        if "{" in stream:
-            start = stream.index("{")
-            end = stream.find("}", start)
-            if end > start:
-                tag = stream[start : end + 1] + ":"
-        return f"{self.prefix}{tag}spool:done:{batch_id}"
+        tag = hash_tag(stream)
+        if tag is None:  # an untagged key hashes whole: tagging the marker with it lands in the same slot
+            if "{" in stream or "}" in stream:
+                raise ValueError(f"cannot place a marker in the slot of {stream!r}")
+            tag = stream
+        return f"{self.prefix}{{{tag}}}:spool:done:{batch_id}"
 
     def heartbeat(self, role: str, consumer: str) -> str:
         """A consumer's heartbeat key."""
         return f"{self.prefix}heartbeat:{role}:{consumer}"
 
     def heartbeat_pattern(self, role: str = "*") -> str:
-        """Pattern matching heartbeat keys of a role."""
-        return f"{self.prefix}heartbeat:{role}:*"
+        """Pattern matching heartbeat keys of a role (glob characters in the prefix escaped)."""
+        prefix = "".join(f"\\{ch}" if ch in "*?[]\\" else ch for ch in self.prefix)
+        return f"{prefix}heartbeat:{role}:*"
 
     @property
     def bug_counter(self) -> str:

@@ -95,3 +95,137 @@ def real_redis(redis_url):
     if keys:
         client.delete(*keys)
     client.close()
+
+
+# --- capture: round-trip counting, a Redis that hangs, a closed port ---
+
+
+def pytest_configure(config):
+    """Markers used across layers (registered here too, so --strict-markers accepts them)."""
+    config.addinivalue_line("markers", "backends: must also pass on PostgreSQL (the Makefile's second pass)")
+
+
+class RoundTrips:
+    """Every round trip capture's Redis clients made: one list of command names per send."""
+
+    HANDSHAKE = {"HELLO", "CLIENT", "SELECT", "AUTH"}
+
+    def __init__(self):
+        self.log = []
+
+    def record(self, names):
+        names = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+        if not set(name.upper().split()[0] for name in names) <= self.HANDSHAKE:
+            self.log.append([name.upper() for name in names])
+
+    def take(self):
+        """The round trips since the last take()."""
+        out, self.log = self.log, []
+        return out
+
+
+@pytest.fixture
+def capture_site(capture_env, fake_server, monkeypatch):
+    """capture_env whose Redis clients record their round trips (`.trips`); `.redis` reads the same server."""
+    from types import SimpleNamespace
+
+    from fakeredis._clients._sync import FakeRedisConnection
+
+    from capture import publish
+
+    trips = RoundTrips()
+
+    class CountingConnection(FakeRedisConnection):
+        def send_command(self, *args, **kwargs):
+            trips.record([args[0]])
+            return super().send_command(*args, **kwargs)
+
+        def pack_commands(self, commands):
+            trips.record([args[0] for args in commands])
+            return super().pack_commands(commands)
+
+    def make_client(*args, **kwargs):
+        return fakeredis.FakeRedis(server=fake_server, connection_class=CountingConnection)
+
+    monkeypatch.setattr(publish, "make_client", make_client)
+    return SimpleNamespace(trips=trips, redis=fakeredis.FakeRedis(server=fake_server), server=fake_server, settings=capture_env)
+
+
+class HangingRedis:
+    """A TCP server that accepts connections and never answers, until forward() makes it a proxy to Redis."""
+
+    def __init__(self, upstream=None):
+        import threading
+
+        self.upstream = upstream
+        self.forwarding = False
+        self.sockets = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.accepted = 0
+        self.closed = threading.Event()
+        self.thread = threading.Thread(target=self._serve, name="hanging-redis", daemon=True)
+        self.thread.start()
+
+    def forward(self):
+        """From now on, new connections are relayed to the upstream Redis."""
+        self.forwarding = True
+
+    def _serve(self):
+        import threading
+
+        while not self.closed.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self.sockets.append(conn)
+            if self.forwarding and self.upstream:
+                parts = urlsplit(self.upstream)
+                up = socket.create_connection((parts.hostname, parts.port or 6379))
+                self.sockets.append(up)
+                for a, b in ((conn, up), (up, conn)):
+                    threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source, target):
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, target):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.closed.set()
+        self.listener.close()
+        for s in self.sockets:
+            try:
+                s.close()
+            except OSError:
+                pass
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def hanging_redis():
+    """A Redis URL whose server accepts but never answers; `.forward()` relays it to the real Redis."""
+    server = HangingRedis(upstream=REDIS_URL)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def closed_port_url():
+    """A Redis URL on a local port nobody listens on (connections are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"redis://127.0.0.1:{port}/0"

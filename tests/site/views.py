@@ -67,3 +67,28 @@ def api_pet(request, pk):
 def whoami(request):
     request.user.is_authenticated  # evaluates the lazy user, as most real views do
     raise RuntimeError("profile broken")
+
+
+def crash_with_locals(request):
+    creds = {"password": "locals-password-value", "note": "Bearer locals-bearer-value"}  # noqa: F841
+    meta = request.META  # noqa: F841  (holds Cookie and Authorization)
+    query = request.GET  # noqa: F841
+    raise RuntimeError("token=message-token-value rejected for card 4111 1111 1111 1111")
+
+
+def crash_form(request):
+    fields = len(request.POST)  # parses the body, as a real form view does
+    raise RuntimeError(f"could not save {fields} fields")
+
+
+def deep(depth):
+    raise RecursionError("too deep") if depth <= 0 else deep(depth - 1)
+
+
+def crash_deep(request):
+    deep(40)
+
+
+@sensitive_post_parameters()
+def crash_all_sensitive(request):
+    raise RuntimeError("could not save the form")

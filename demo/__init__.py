@@ -1,0 +1,1 @@
+"""Paws & Claws clinic: the example site errortrail's `make demo` runs."""

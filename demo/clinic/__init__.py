@@ -1,0 +1,1 @@
+"""The clinic app: pets, appointments, invoices."""

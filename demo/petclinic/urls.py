@@ -1,0 +1,22 @@
+"""URLs of the demo site, wired to errortrail the way the README tells site owners to."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from demo.clinic import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("pets/<int:pk>/", views.pet_detail, name="pet"),
+    path("pets/<int:pk>/invoice/", views.invoice, name="invoice"),
+    path("appointments/<int:pk>/book/", views.book, name="book"),
+    path("api/pets/", views.api_pets, name="api-pets"),
+    path("api/pets/<int:pk>/", views.api_pet, name="api-pet"),
+    path("admin/", admin.site.urls),
+    path("errors/capture/", include("capture.urls")),
+]
+
+handler400 = "capture.views.bad_request"
+handler403 = "capture.views.permission_denied"
+handler404 = "capture.views.page_not_found"
+handler500 = "capture.views.server_error"
