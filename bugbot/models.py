@@ -79,7 +79,7 @@ class KnownIssue(models.Model):
         indexes = [models.Index(fields=["filing_state", "next_attempt_at"], name="bugbot_filing_due")]
 
     def __str__(self) -> str:
-        return f"{self.bug_id}: {self.title}" if self.title else self.bug_id
+        return self.title or self.bug_id
 
     @classmethod
     def from_db(cls, db, field_names, values):  # noqa: ANN001, ANN206 - Django's signature

@@ -8,6 +8,7 @@ from typing import Any
 from celery import shared_task
 
 from bugbot import filing, scan, sync
+from bugbot.celery import app as _app  # noqa: F401  (the app configured from Django settings is current)
 from bugbot.models import KnownIssue
 from bugbot.trackers import TrackerError
 
