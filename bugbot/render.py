@@ -117,21 +117,20 @@ def body(wire: Mapping[str, Any], link: str = "", key: str | None = None) -> str
     ]
     if wire.get("regression"):
         lines += ["It had been fixed and came back (a regression).", ""]
-    lines += [
-        "| | |",
-        "|---|---|",
-        f"| What | {_plain(CLASS_NAMES.get(cls, cls), 40)} |",
-        f"| Class | {_code(cls, 40)} |",
-        f"| Status | {_plain(wire.get('status', '?'), 8)} |",
-        f"| Request | {_code(str(wire.get('method') or '?').upper() + ' ' + where(wire), 600)} |",
-        f"| Occurrences | {_plain(count, 20)} (users affected: {_plain(wire.get('users', 0), 20)}) |",
-        f"| First seen | {_when(wire.get('first_seen'))} |",
-        f"| Last seen | {_when(wire.get('last_seen'))} |",
+    rows = [
+        ("What", _plain(CLASS_NAMES.get(cls, cls), 40)),
+        ("Class", _code(cls, 40)),
+        ("Status", _plain(wire.get("status", "?"), 8)),
+        ("Request", _code(str(wire.get("method") or "?").upper() + " " + where(wire), 600)),
+        ("Occurrences", f"{_plain(count, 20)} (users affected: {_plain(wire.get('users', 0), 20)})"),
+        ("First seen", _when(wire.get("first_seen"))),
+        ("Last seen", _when(wire.get("last_seen"))),
     ]
     if wire.get("csrf_kind"):
-        lines.append(f"| CSRF reason | {_code(wire['csrf_kind'], 40)} |")
+        rows.append(("CSRF reason", _code(wire["csrf_kind"], 40)))
     if wire.get("release") or wire.get("environment"):
-        lines.append(f"| Release | {_code(wire.get('release') or '-', 128)} in {_code(wire.get('environment') or '-', 64)} |")
+        rows.append(("Release", f"{_code(wire.get('release') or '-', 128)} in {_code(wire.get('environment') or '-', 64)}"))
+    lines += ["| | |", "|---|---|", *(f"| {name} | {value.replace('|', chr(92) + '|')} |" for name, value in rows)]
     if wire.get("exc_type"):
         lines += ["", "### Exception", "", _code(f"{wire['exc_type']}: {wire.get('exc_message') or ''}", 800)]
         if wire.get("culprit"):

@@ -19,7 +19,7 @@ from contracts.known import MAX_MESSAGE
 log = logging.getLogger(__name__)
 
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}\Z")
-_ISSUE_URL = re.compile(r"https?://[^/\s]+/(?:repos/)?([\w.-]+/[\w.-]+)/issues/(\d+)/?(?:[#?].*)?\Z")
+_ISSUE_URL = re.compile(r"https?://[^/\s]+/(?:[\w.-]+/)*?([\w.-]+/[\w.-]+)/issues/(\d+)/?(?:[#?].*)?\Z")
 
 
 class ServiceError(ValueError):

@@ -22,6 +22,7 @@ def bugbot_env(settings, fake_server, monkeypatch):
         "FILING_BACKOFF_S": 0.0, "GITHUB_MAX_WAIT_S": 0.0,
     }
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.CELERY_BROKER_URL = "memory://"  # never the shared Redis, whatever a test does
     connection.reset()
     filing._tracker = None
     bugids.remote_floor.reset()
