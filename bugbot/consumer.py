@@ -167,12 +167,11 @@ class StreamConsumer:
             self._drain_from = "0"
         if self._drain_from is not None:
             entries = self._read(self._drain_from)
-            if not entries:
-                self._drain_from = None
-                return False
-            self._drain_from = _id(entries[-1][0])
-            self._process(entries, pending=True)
-            return True
+            if entries:
+                self._drain_from = _id(entries[-1][0])
+                self._process(entries, pending=True)
+                return True
+            self._drain_from = None
         entries = self._read(">")
         if not entries:
             return False
@@ -287,11 +286,11 @@ class StreamConsumer:
         """Take over entries other consumers left pending longer than claim_idle_ms; how many."""
         claimed, cursor = 0, "0-0"
         for _ in range(100):
+            # Not justid: redis-py then drops the cursor from the reply.
             reply = self.client.xautoclaim(self.cfg.stream, self.cfg.group, self.cfg.consumer,
-                                           min_idle_time=self.cfg.claim_idle_ms, start_id=cursor, count=100,
-                                           justid=True)
-            cursor, ids = _id(reply[0]), reply[1]
-            claimed += len(ids)
+                                           min_idle_time=self.cfg.claim_idle_ms, start_id=cursor, count=100)
+            cursor = _id(reply[0])
+            claimed += len(reply[1])
             if cursor == "0-0":
                 break
         if claimed:

@@ -92,7 +92,7 @@ class FakeTracker(LocalTracker):
 
     def changed_since(self, since):
         self._maybe_fail()
-        return [self._ref(n) for n in self.issues]
+        return [self._ref(n) for n, issue in self.issues.items() if "errortrail" in issue["labels"]]
 
     def highest_bug_number(self) -> int:
         if isinstance(self.highest, Exception):
