@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 COUNTER = "bug_id"
 LOCK = "filing"
+REMOTE = "remote_max"
 
 
 def format_bug_id(number: int, prefix: str | None = None) -> str:
@@ -64,22 +65,32 @@ def peek() -> int:
     return max(row.value if row else 0, local_max()) + 1
 
 
+def remote_max() -> int | None:
+    """The highest tracker B-NNN recorded so far (None until the tracker was read once)."""
+    row = BugCounter.objects.filter(name=REMOTE).first()
+    return row.value if row else None
+
+
 class RemoteFloor:
-    """The highest B-NNN in the tracker's titles, fetched once per process (retried while it fails)."""
+    """The highest B-NNN in the tracker's titles, read once per process (retried while it fails) and recorded."""
 
     def __init__(self) -> None:
         self._value: int | None = None
         self._lock = threading.Lock()
 
-    def get(self, fetch: Callable[[], int]) -> int:
-        """The cached value, fetching it when unknown; 0 (and a warning) when the tracker cannot say."""
+    def get(self, fetch: Callable[[], int]) -> int | None:
+        """The value, fetching it when unknown; None (and a warning) when the tracker cannot say."""
         with self._lock:
             if self._value is None:
                 try:
-                    self._value = int(fetch())
+                    value = int(fetch())
                 except Exception as exc:  # the tracker being down must not stop ids being allocated
                     log.warning("bugbot: could not read the highest bug id from the tracker: %s", exc)
-                    return 0
+                    return None
+                with transaction.atomic():
+                    row, _ = BugCounter.objects.get_or_create(name=REMOTE, defaults={"value": value})
+                    BugCounter.objects.filter(name=REMOTE).update(value=Greatest(F("value"), Value(value)))
+                self._value = value
             return self._value
 
     def reset(self) -> None:

@@ -96,7 +96,7 @@ def record(event: ThresholdCrossed | Mapping[str, Any], by_staff: bool = False,
     fingerprint = wire["fingerprint"]
     floor = 0
     if not KnownIssue.objects.filter(error_fingerprint=fingerprint).exists():
-        floor = bugids.remote_floor.get((backend or tracker()).highest_bug_number)
+        floor = bugids.remote_floor.get((backend or tracker()).highest_bug_number) or 0
     cfg = conf.get()
     with transaction.atomic():
         bugids.lock()
@@ -194,8 +194,34 @@ def _perform(issue: KnownIssue, backend: Tracker) -> tuple[IssueRef, bool, bool]
     if found is not None:
         log.warning("bugbot: %s adopted existing issue %s", issue.bug_id, found.url)
         return found, True, False
-    title, body = compose(issue)
+    title, body = compose(_above_remote(issue, backend))
     return backend.create(title, body, conf.get()["LABELS"]), False, False
+
+
+def _above_remote(issue: KnownIssue, backend: Tracker) -> KnownIssue:
+    """The issue, renumbered first if its id was allocated while the tracker's own B-NNN were unknown."""
+    if not backend.remote:
+        return issue
+    top = bugids.remote_max()
+    if top is None:
+        top = bugids.remote_floor.get(backend.highest_bug_number)
+        if top is None:
+            raise TrackerError("the repository's highest bug id cannot be read yet", RETRYABLE)
+    if issue.bug_number is None or issue.bug_number > top:
+        return issue
+    with transaction.atomic():
+        bugids.lock()
+        number = bugids.allocate(top)
+        bug_id = bugids.format_bug_id(number)
+        title = render.pattern_title(bug_id, issue.error_type, issue.url_glob) if issue.is_pattern else render.title(
+            bug_id, issue.event)
+        KnownIssue.objects.filter(pk=issue.pk).update(bug_id=bug_id, bug_number=number, title=title,
+                                                      updated_at=timezone.now())
+        registry.changed(issue.pk, issue.map_key)
+    log.warning("bugbot: %s renumbered %s: the repository already uses ids up to %s", issue.bug_id, bug_id,
+                bugids.format_bug_id(top))
+    issue.bug_id, issue.bug_number, issue.title = bug_id, number, title
+    return issue
 
 
 def _audit_fingerprint(issue: KnownIssue) -> str:

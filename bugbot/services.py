@@ -108,12 +108,12 @@ def mark_known(target: str | tuple[str, str], bug_ref: str = "", message: str = 
     number, url, issue_number = _resolve(bug_ref) if bug_ref else (None, "", None)
     backend = filing.tracker().name if issue_number else ("" if not url else "external")
     wire = filing.payload_of(event) if event is not None else {}
+    floor = 0 if number is not None else bugids.remote_floor.get(filing.tracker().highest_bug_number) or 0
     with transaction.atomic():
         bugids.lock()
         issue = KnownIssue.objects.filter(error_fingerprint=fingerprint).first() if fingerprint else None
         if number is None:
-            number = issue.bug_number if issue is not None and issue.bug_number else bugids.allocate(
-                bugids.remote_floor.get(filing.tracker().highest_bug_number))
+            number = issue.bug_number if issue is not None and issue.bug_number else bugids.allocate(floor)
         bug_id = bugids.format_bug_id(number)
         if not fingerprint and KnownIssue.objects.filter(error_fingerprint="", bug_id=bug_id).exists():
             raise ServiceError(f"{bug_id} already has a pattern")
