@@ -22,9 +22,9 @@ SCAN_STEPS = (
     "projector.maintenance.resignal_missed",
     "projector.maintenance.prune",
     "projector.maintenance.trim_streams",
-    "bugbot.scan.republish",
     "bugbot.scan.sync_issues",
     "bugbot.scan.retry_filings",
+    "bugbot.scan.republish",
     "bugbot.scan.prune_deliveries",
 )
 

@@ -253,3 +253,21 @@ def test_audit_events_survive_redis_refusing(fake_tracker, monkeypatch, caplog):
     assert filing.handle_signal(csrf_signal()) == "created:filed"
     assert "could not record bug.filed" in caplog.text
     assert "could not publish known issue" in caplog.text
+
+
+def test_local_regression_reopens_without_a_remote(bugbot_env):
+    filing.handle_signal(error_signal())
+    KnownIssue.objects.update(status="fixed", fixed_at=timezone.now())
+    assert filing.handle_signal(error_signal(regression=True)) == "regression:reopened"
+    issue = KnownIssue.objects.get()
+    assert (issue.status, issue.filing_state, str(issue)) == ("open", Filing.FILED, issue.title)
+
+
+def test_allocation_outside_a_transaction_is_refused(bugbot_env):
+    from bugbot import bugids
+    from bugbot.models import BugCounter
+
+    with pytest.raises(RuntimeError):
+        bugids.allocate()
+    bugids.lock("other")
+    assert str(BugCounter.objects.get(name="other")) == "other=1"

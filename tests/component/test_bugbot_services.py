@@ -74,6 +74,10 @@ def test_mark_known_with_a_bug_id_publishes_at_once(bugbot_env):
     assert (entry.bug_id, entry.message) == ("B-007", "We're on it")
     again = services.mark_known(fp(2), "B-007")  # a second pattern of the same bug
     assert again.bug_id == "B-007" and KnownIssue.objects.count() == 2
+    KnownIssue.objects.filter(pk=issue.pk).update(github_issue_url="https://github.test/o/r/issues/3",
+                                                  issue_number=3, backend="github")
+    third = services.mark_known(fp(5), "B-007")  # takes the issue link the bug already has
+    assert (third.issue_number, third.filing_state) == (3, Filing.FILED)
     assert services.request_filing(csrf_signal(3)).bug_id == "B-008"  # ids continue after what staff used
 
 

@@ -103,6 +103,9 @@ def test_other_repositories_actions_and_events_change_nothing(hook):
     assert post(hook, payload("closed"), event="push").json()["outcome"] == "ignored"
     body = json.dumps({"action": "closed", "issue": {"number": "1"}}).encode()
     assert post(hook, body).json()["outcome"] == "other-repository"
+    body = json.dumps({"action": "closed", "issue": "1", "repository": {"full_name": "O/R"}}).encode()
+    assert post(hook, body).json()["outcome"] == "no-issue"
+    assert str(ProcessedDelivery.objects.first()) == ProcessedDelivery.objects.first().delivery_id
     assert status() == "open"
 
 

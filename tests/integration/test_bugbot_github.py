@@ -12,6 +12,7 @@ from django.test import Client
 
 from bugbot import filing, loop, services
 from bugbot.models import Filing, KnownIssue
+from bugbot.trackers import TrackerError
 from contracts import codec, known as known_map
 from contracts.names import Names
 from tests.bugbot_support.factories import csrf_signal, error_signal
@@ -255,3 +256,27 @@ def test_gh_never_puts_the_token_on_its_command_line(gh_only, monkeypatch):
         "github.com")
     enterprise = gh.gh_environment({"GITHUB_API_URL": "https://ghe.example/api/v3", "GITHUB_TOKEN": "t"})
     assert (enterprise["GH_HOST"], enterprise["GH_ENTERPRISE_TOKEN"]) == ("ghe.example", "t")
+
+
+@pytest.fixture
+def pygithub_only(backend, settings):
+    if settings.ERRORTRAIL["BUG_BACKEND"] != "github":
+        pytest.skip("PyGithub backend only")
+    return backend
+
+
+def test_reads_are_retried_writes_are_not(pygithub_only):
+    pygithub_only.fail(502, times=1, method="GET", path="/repos/*/*/issues")
+    assert filing.tracker().find_existing("<!-- none -->", "none", None, search=False) is None
+    assert [r.status for r in pygithub_only.requests_to("GET", "/repos/*/*/issues")] == [502, 200]
+    pygithub_only.fail(502, times=1, method="POST", path="/repos/*/*/issues")
+    with pytest.raises(TrackerError):
+        filing.tracker().create("t", "b", [])
+    assert [r.status for r in pygithub_only.requests_to("POST", "/repos/*/*/issues")] == [502]
+
+
+def test_a_read_asked_to_wait_past_the_cap_is_not_slept(pygithub_only):
+    pygithub_only.secondary_rate_limit(retry_after=3600, method="GET", path="/repos/*/*/issues")
+    with pytest.raises(TrackerError) as err:
+        filing.tracker().find_existing("<!-- none -->", "none", None, search=False)
+    assert (err.value.kind, err.value.wait_s) == ("rate_limited", 3600.0)
