@@ -70,8 +70,8 @@ SETTINGS = (
     Setting("FILING_BACKOFF_MAX_S", 3600.0, "Longest retry delay, seconds.", minimum=0.0),
     Setting("FILING_LEASE_S", 600.0, "A filing claimed longer ago than this is taken over (its worker died).",
             minimum=0.0),
-    Setting("CONSUMER", "", "Consumer name of run_bugbot (default: host name); keep it stable across restarts.",
-            env=("ERRORTRAIL_BUGBOT_CONSUMER",)),
+    Setting("CONSUMER", "", "Consumer name of run_bugbot (default: host name); stable across restarts, distinct "
+            "per run_bugbot on one host.", env=("ERRORTRAIL_BUGBOT_CONSUMER", "ERRORTRAIL_CONSUMER")),
     Setting("BATCH_COUNT", 10, "Signals read per batch.", minimum=1),
     Setting("BLOCK_MS", 1000, "XREADGROUP block, milliseconds (below the Redis socket timeout).", minimum=1),
     Setting("CLAIM_IDLE_MS", 900_000, "Idle time after which another consumer's pending signal is claimed, ms "
@@ -80,6 +80,9 @@ SETTINGS = (
     Setting("MAX_DELIVERIES", 5, "Deliveries after which a signal goes to the dead letters.", minimum=1),
     Setting("HEARTBEAT_TTL_S", 30, "TTL of the heartbeat key, seconds.", minimum=3),
     Setting("RETRY_EVERY_S", 30.0, "How often run_bugbot retries due filings, seconds.", minimum=0.0),
+    Setting("SIGNALS_MAXLEN", 100_000, "Approximate cap on the signals stream's length (bug.* audit entries).",
+            minimum=1000),
+    Setting("DEAD_MAXLEN", 100_000, "Approximate cap on the signals dead-letter stream's length.", minimum=1000),
     Setting("DELIVERY_RETENTION_DAYS", 30, "Days webhook delivery ids are kept for deduplication.", minimum=1),
 )
 

@@ -15,7 +15,7 @@ from tests.bugbot_support.factories import csrf_signal, error_signal, fp
 from tests.bugbot_support.fixtures import FakeTracker, bugbot_env, down, fake_tracker  # noqa: F401
 from bugbot.trackers import TrackerError
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.backends]
 
 
 def audit(redis):

@@ -15,7 +15,7 @@ from tests.bugbot_support.fixtures import bugbot_env  # noqa: F401
 from contracts import ids
 from contracts.events import ErrorObserved
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.backends]
 
 
 def observed():

@@ -13,7 +13,7 @@ from contracts.names import Names
 from tests.bugbot_support.factories import fp
 from tests.bugbot_support.fixtures import bugbot_env  # noqa: F401
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.backends]
 
 
 def load(redis):

@@ -12,7 +12,7 @@ from contracts.names import Names
 from tests.bugbot_support.factories import csrf_signal, error_signal, fp
 from tests.bugbot_support.fixtures import bugbot_env, down, fake_tracker  # noqa: F401
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.backends]
 
 
 def test_preview_shows_the_exact_title_and_body(fake_tracker):
