@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import orjson
 from django.conf import settings
@@ -139,11 +139,7 @@ def _frame_value(value: Any, scrub: Scrubber) -> str:
         value = scrub.mapping(value.lists(), depth=1, total=len(value))
     elif isinstance(value, (dict, list, tuple, set, frozenset)):
         value = scrub.value(value, depth=1)
-    try:
-        text = _REPR.repr(value)
-    except Exception:
-        text = f"<unrepresentable {type(value).__name__}>"
-    return scrub.text(text, 200)
+    return scrub.text(_REPR.repr(value), 200)  # reprlib survives a broken __repr__
 
 
 def _frame_vars(request: Any, frame: Any, scrub: Scrubber) -> dict[str, str]:
@@ -363,7 +359,7 @@ def _referer(value: str, scrub: Scrubber) -> str:
     except ValueError:
         return "[Omitted: malformed Referer]"
     netloc = parts.netloc.rpartition("@")[2]  # never keep user:password@
-    return scrubbed_url(f"{parts.scheme}://{netloc}{parts.path}", parts.query, scrub)[0]
+    return scrubbed_url(f"{parts.scheme}://{netloc}{unquote(parts.path)}", parts.query, scrub)[0]
 
 
 def request_data(request: HttpRequest, cfg: Any, scrub: Scrubber) -> tuple[str, dict[str, Any]]:

@@ -232,19 +232,24 @@ class _Worker(threading.Thread):
 
     def run(self) -> None:
         while not self.stopped.is_set():
+            self.wake.clear()  # before the tick, so a wake-up during it is never lost
             self.publisher.tick()
             with self.ticked:
                 self.ticks += 1
                 self.ticked.notify_all()
             self.wake.wait(self.period_s)
-            self.wake.clear()
 
     def wait_ticks(self, count: int, timeout_s: float) -> bool:
-        """Wake the thread and wait until it has finished `count` more ticks."""
+        """Wake the thread until it has finished `count` more ticks (False on timeout)."""
+        deadline = time.monotonic() + timeout_s
         with self.ticked:
             target = self.ticks + count
-            self.wake.set()
-            self.ticked.wait_for(lambda: self.ticks >= target or not self.is_alive(), timeout_s)
+            while self.ticks < target and self.is_alive():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self.wake.set()
+                self.ticked.wait(remaining)
             return self.ticks >= target
 
 

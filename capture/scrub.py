@@ -7,9 +7,12 @@ from typing import Any
 
 FILTERED = "[Filtered]"
 
-_BEARER = re.compile(r"(?i)\b(bearer|basic|digest|token|apikey)(\s+|%20|\+)[A-Za-z0-9._~+/=%-]{6,}")
+_SCHEMES = "bearer|basic|digest|token|apikey"
+# A credential runs until whitespace or the next scheme word, so "Bearer a/Bearer b" loses both.
+_BEARER = re.compile(rf"(?i)\b({_SCHEMES})(\s+|%20|\+)(?:(?!(?:{_SCHEMES})(?:\s|%20|\+))[A-Za-z0-9._~+/=%-]){{6,}}")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){0,2}")
-_CARD = re.compile(r"(?<!\d)(?<!\d\.)\d(?:[ -]?\d){12,18}(?!\d)(?!\.\d)")
+_CARD = re.compile(r"(?<!\d)(?<!\d\.)\d(?:[ -]?\d){12,}(?!\.\d)")
+_GROUP = re.compile(r"\d+")
 _DIGITS = re.compile(r"\d{4}|\d[ -]\d")
 
 
@@ -27,8 +30,26 @@ def luhn_ok(digits: str) -> bool:
 
 
 def _card_sub(match: re.Match) -> str:
-    digits = re.sub(r"[ -]", "", match.group())
-    return FILTERED if 13 <= len(digits) <= 19 and luhn_ok(digits) else match.group()
+    # A run like "order 12 4111 1111 1111 1111" holds the card in some of its groups: try each span of groups,
+    # growing leftwards from each end group so the Luhn sum is extended, never recomputed.
+    text = match.group()
+    groups = [(m.start(), m.end(), m.group()) for m in _GROUP.finditer(text)]
+    first = last = None
+    for end in range(len(groups)):
+        total = count = 0
+        for start in range(end, -1, -1):
+            for ch in reversed(groups[start][2]):
+                n = (ord(ch) - 48) * (1 + count % 2)
+                total += n - 9 if n > 9 else n
+                count += 1
+            if count > 19:
+                break
+            if count >= 13 and total % 10 == 0:
+                first = start if first is None else min(first, start)
+                last = end
+    if first is None:
+        return text
+    return text[: groups[first][0]] + FILTERED + text[groups[last][1] :]
 
 
 def _assigned(match: re.Match) -> str:
@@ -56,7 +77,7 @@ class Scrubber:
         words = "|".join(re.escape(k) for k in sorted(self.keys, key=len, reverse=True)) or "(?!)"
         self._assign = re.compile(
             r"(?i)([\w.\[\]-]*(?:" + words + r")[\w.\[\]-]*)(['\"]?\s*[=:]\s*)"
-            r"(\"(?:[^\"\\]|\\.)*\"?|'(?:[^'\\]|\\.)*'?|\[[^\]]*\]?|[^\s&\"',;}\]]+)"
+            r"(\"(?:[^\"\\]|\\.)*\"?|'(?:[^'\\]|\\.)*'?|\[[^\]]*\]?|(?:\[Filtered\]|[^\s&\"',;}\]])+)"
         )
 
     def sensitive_key(self, key: Any) -> bool:
@@ -96,6 +117,8 @@ class Scrubber:
             return "[Truncated: too deep]"
         if isinstance(value, dict):
             return self.mapping(value.items(), depth, len(value))
+        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and self.sensitive_key(value[0]):
+            return [self.text(value[0], 128), FILTERED]  # a (key, value) pair, as from dict.items() or parse_qsl
         if isinstance(value, (list, tuple, set, frozenset)):
             items = list(value)[: self.max_items + 1]
             out = [self.value(item, depth + 1) for item in items[: self.max_items]]

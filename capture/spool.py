@@ -52,7 +52,7 @@ class Spool:
     def _measure(self) -> int:
         try:
             return sum(e.stat().st_size for e in os.scandir(self.directory) if e.name.endswith(".spool"))
-        except FileNotFoundError:
+        except OSError:
             return 0
 
     def write(self, stream: str, data: bytes) -> str | None:
@@ -131,7 +131,7 @@ class Spool:
         """Whether anything waits on disk."""
         try:
             return any(e.name.endswith(".spool") for e in os.scandir(self.directory))
-        except FileNotFoundError:
+        except OSError:
             return False
 
     def _adopt_orphans(self) -> None:

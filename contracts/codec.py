@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any, Callable
 
 import msgpack
@@ -41,21 +41,43 @@ def _show(value: Any, limit: int) -> str:
     return f"<{type(value).__name__}>"
 
 
-_FIELDS: dict[type, tuple] = {}
+Check = Callable[[Any], None]
 
 
-def _fields(cls: type) -> tuple:
-    cached = _FIELDS.get(cls)
-    if cached is None:
-        cached = _FIELDS[cls] = tuple(fields(cls))
-    return cached
+@dataclass(frozen=True)
+class _Plan:
+    """An event class's validation, compiled once: its wire keys and one check per field."""
+
+    known: frozenset[str]
+    names: tuple[str, ...]
+    checks: tuple[tuple[str, bool, Check], ...]
+
+
+_PLANS: dict[type, _Plan] = {}
+_ABSENT = object()
+
+
+def _plan(cls: type) -> _Plan:
+    plan = _PLANS.get(cls)
+    if plan is None:
+        checks = tuple(
+            (
+                f.name,
+                f.default is MISSING and f.default_factory is MISSING,
+                _checker(f"{cls.TYPE}.{f.name}", f.metadata["kind"], f.metadata["limit"]),
+            )
+            for f in fields(cls)
+        )
+        names = tuple(name for name, _, _ in checks)
+        plan = _PLANS[cls] = _Plan(frozenset(("v", "type", *names)), names, checks)
+    return plan
 
 
 def to_map(event: Event) -> dict[str, Any]:
     """The wire map of an event (version and type first)."""
     out: dict[str, Any] = {"v": event.VERSION, "type": event.TYPE}
-    for f in _fields(type(event)):
-        out[f.name] = getattr(event, f.name)
+    for name in _plan(type(event)).names:
+        out[name] = getattr(event, name)
     return out
 
 
@@ -120,19 +142,19 @@ def from_map(wire: Any) -> Event:
         version += 1
         wire["v"] = version
     _validate(cls, wire)
-    return cls(**{f.name: wire[f.name] for f in _fields(cls) if f.name in wire})
+    return cls(**{name: value for name, value in wire.items() if name != "v" and name != "type"})
 
 
 def _validate(cls: type, wire: dict) -> None:
-    known = {"v", "type"}
-    for f in _fields(cls):
-        known.add(f.name)
-        if f.name not in wire:
-            if f.default is MISSING and f.default_factory is MISSING:
-                raise ContractError(f"{cls.TYPE}: missing field {f.name!r}")
+    plan = _plan(cls)
+    for name, required, check in plan.checks:
+        value = wire.get(name, _ABSENT)
+        if value is _ABSENT:
+            if required:
+                raise ContractError(f"{cls.TYPE}: missing field {name!r}")
             continue
-        _check(cls.TYPE, f.name, f.metadata["kind"], f.metadata["limit"], wire[f.name])
-    extra = set(wire) - known
+        check(value)
+    extra = wire.keys() - plan.known
     if extra:
         raise ContractError(f"{cls.TYPE}: unknown fields {sorted(_show(key, 40) for key in extra)[:5]}")
 
@@ -141,72 +163,118 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check(event_type: str, name: str, kind: str, limit: int, value: Any) -> None:
-    where = f"{event_type}.{name}"
+def _checker(where: str, kind: str, limit: int) -> Check:
+    """The check of one field kind (see events.spec) as a closure: decoding runs it for every event."""
     if kind in ("str", "str?"):
-        if value is None and kind == "str?":
-            return
-        if not isinstance(value, str):
-            raise ContractError(f"{where}: expected a string")
-        if len(value) > limit:
-            raise ContractError(f"{where}: longer than {limit} characters")
+        optional = kind == "str?"
+
+        def check(value: Any) -> None:
+            if value is None and optional:
+                return
+            if not isinstance(value, str):
+                raise ContractError(f"{where}: expected a string")
+            if len(value) > limit:
+                raise ContractError(f"{where}: longer than {limit} characters")
+
     elif kind == "id":
-        if not ids.is_id(value):
-            raise ContractError(f"{where}: not an event id")
-    elif kind == "ts":
-        if not _is_int(value) or not 0 <= value < _MAX_TS:
-            raise ContractError(f"{where}: not an epoch-milliseconds integer")
-    elif kind == "status":
-        if not _is_int(value) or not 100 <= value <= 599:
-            raise ContractError(f"{where}: not an HTTP status")
-    elif kind in ("count", "count0"):
-        low = 1 if kind == "count" else 0
-        if not _is_int(value) or not low <= value <= limit:
-            raise ContractError(f"{where}: not an integer in {low}..{limit}")
+
+        def check(value: Any) -> None:
+            if not ids.is_id(value):
+                raise ContractError(f"{where}: not an event id")
+
+    elif kind in ("ts", "status", "count", "count0"):
+        low, high, what = {
+            "ts": (0, _MAX_TS - 1, "not an epoch-milliseconds integer"),
+            "status": (100, 599, "not an HTTP status"),
+            "count": (1, limit, f"not an integer in 1..{limit}"),
+            "count0": (0, limit, f"not an integer in 0..{limit}"),
+        }[kind]
+
+        def check(value: Any) -> None:
+            if not _is_int(value) or not low <= value <= high:
+                raise ContractError(f"{where}: {what}")
+
     elif kind == "bool":
-        if not isinstance(value, bool):
-            raise ContractError(f"{where}: expected a boolean")
+
+        def check(value: Any) -> None:
+            if not isinstance(value, bool):
+                raise ContractError(f"{where}: expected a boolean")
+
     elif kind == "class":
-        if value not in CLASSES:
-            raise ContractError(f"{where}: unknown class {_show(value, 30)}")
+
+        def check(value: Any) -> None:
+            if not isinstance(value, str) or value not in CLASSES:
+                raise ContractError(f"{where}: unknown class {_show(value, 30)}")
+
     elif kind == "fingerprint":
-        if not isinstance(value, str) or not _FINGERPRINT.match(value):
-            raise ContractError(f"{where}: not a 64-character hex fingerprint")
+
+        def check(value: Any) -> None:
+            if not isinstance(value, str) or not _FINGERPRINT.match(value):
+                raise ContractError(f"{where}: not a 64-character hex fingerprint")
+
     elif kind == "tree":
-        if not isinstance(value, dict):
-            raise ContractError(f"{where}: expected a map")
-        _check_tree(where, value)
+
+        def check(value: Any) -> None:
+            if not isinstance(value, dict):
+                raise ContractError(f"{where}: expected a map")
+            _check_tree(where, value)
+
     elif kind == "frames":
-        _check_frames(where, value, limit)
+
+        def check(value: Any) -> None:
+            _check_frames(where, value, limit)
+
     else:  # pragma: no cover - a programming error in events.py
         raise AssertionError(f"unknown field kind {kind}")
+    return check
 
 
-def _check_tree(where: str, root: Any) -> None:
-    """JSON-like values only, with bounded depth, size and string length."""
-    nodes = 0
-    stack = [(root, 1)]
+def _check_tree(where: str, root: dict) -> None:
+    """JSON-like values only, with bounded depth, size and string length (only containers are stacked)."""
+    nodes = 1
+    stack: list[tuple[Any, int]] = [(root, 1)]
     while stack:
-        value, depth = stack.pop()
-        nodes += 1
+        container, depth = stack.pop()
+        nodes += len(container)
         if nodes > MAX_TREE_NODES:
             raise ContractError(f"{where}: more than {MAX_TREE_NODES} values")
-        if depth > MAX_TREE_DEPTH:
+        if container and depth >= MAX_TREE_DEPTH:
             raise ContractError(f"{where}: nested deeper than {MAX_TREE_DEPTH}")
-        if isinstance(value, dict):
-            for key, item in value.items():
+        if isinstance(container, dict):
+            for key in container:
                 if not isinstance(key, str) or len(key) > 256:
                     raise ContractError(f"{where}: map keys must be strings of at most 256 characters")
+            items = container.values()
+        else:
+            items = container
+        for item in items:
+            kind = type(item)
+            if kind is str:
+                if len(item) > MAX_TREE_STRING:
+                    raise ContractError(f"{where}: a string is longer than {MAX_TREE_STRING}")
+            elif kind is dict or kind is list:
                 stack.append((item, depth + 1))
-        elif isinstance(value, list):
-            stack.extend((item, depth + 1) for item in value)
-        elif isinstance(value, str):
-            if len(value) > MAX_TREE_STRING:
-                raise ContractError(f"{where}: a string is longer than {MAX_TREE_STRING}")
-        elif value is not None and not isinstance(value, (bool, int, float)):
-            raise ContractError(f"{where}: unsupported value of type {type(value).__name__}")
-        elif _is_int(value) and not -(2**63) <= value < 2**64:
+            elif kind is int:
+                if not -(2**63) <= item < 2**64:
+                    raise ContractError(f"{where}: integer out of range")
+            elif not (kind is float or kind is bool or item is None):
+                _check_odd_value(where, item, depth + 1, stack)
+
+
+def _check_odd_value(where: str, item: Any, depth: int, stack: list) -> None:
+    """Subclasses of the plain types (e.g. Django's SafeString) are fine; anything else is refused."""
+    if isinstance(item, (dict, list)):
+        stack.append((item, depth))
+    elif isinstance(item, str):
+        if len(item) > MAX_TREE_STRING:
+            raise ContractError(f"{where}: a string is longer than {MAX_TREE_STRING}")
+    elif isinstance(item, bool | float):
+        return
+    elif isinstance(item, int):
+        if not -(2**63) <= item < 2**64:
             raise ContractError(f"{where}: integer out of range")
+    else:
+        raise ContractError(f"{where}: unsupported value of type {type(item).__name__}")
 
 
 def _check_frames(where: str, frames: Any, limit: int) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 ID_LENGTH = 20
 _RANDOM_BITS = 52
+_SHAPE = re.compile(f"[{ALPHABET}]{{{ID_LENGTH}}}\\Z")
 
 
 def new_id(ts_ms: int | None = None) -> str:
@@ -34,4 +36,4 @@ def id_time_ms(event_id: str) -> int:
 
 def is_id(value: object) -> bool:
     """Whether value is shaped like an id from new_id."""
-    return isinstance(value, str) and len(value) == ID_LENGTH and all(c in ALPHABET for c in value)
+    return isinstance(value, str) and _SHAPE.match(value) is not None

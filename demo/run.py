@@ -45,9 +45,12 @@ def free_port() -> int:
 def redis_answers(url: str, timeout_s: float = 0.5) -> bool:
     """Whether a Redis at `url` answers PING."""
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     try:
-        client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+                                      retry=Retry(NoBackoff(), 0))
         try:
             return bool(client.ping())
         finally:

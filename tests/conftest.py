@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 import fakeredis
 import pytest
 
+pytest_plugins = ["tests.github_standin.fixtures"]
+
 REQUIRE_SERVICES = os.environ.get("CI", "").lower() == "true" or os.environ.get("ERRORTRAIL_REQUIRE_SERVICES") == "1"
 REDIS_URL = os.environ.get("ERRORTRAIL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -180,6 +182,9 @@ class HangingRedis:
                 conn, _ = self.listener.accept()
             except OSError:
                 return
+            if self.closed.is_set():
+                conn.close()
+                return
             self.accepted += 1
             self.sockets.append(conn)
             if self.forwarding and self.upstream:
@@ -205,13 +210,17 @@ class HangingRedis:
 
     def close(self):
         self.closed.set()
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()  # wakes accept()
+        except OSError:
+            pass
+        self.thread.join(timeout=5)
         self.listener.close()
         for s in self.sockets:
             try:
                 s.close()
             except OSError:
                 pass
-        self.thread.join(timeout=5)
 
 
 @pytest.fixture

@@ -51,7 +51,7 @@ def database_from_url(url: str, base_dir: Path | None = None) -> dict[str, Any]:
     if scheme in _POSTGRES_SCHEMES:
         name = unquote(parts.path.lstrip("/"))
         if not name:
-            raise ValueError(f"expected postgres://user@host:port/database, got a URL without a database name")
+            raise ValueError("expected postgres://user@host:port/database, got a URL without a database name")
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": name,

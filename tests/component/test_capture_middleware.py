@@ -322,3 +322,22 @@ def test_broken_settings_never_break_the_site(capture_site, client, settings):
     response = client.get("/nope/")
     assert response.status_code == 404
     assert re.search(rb"We can&#x27;t find that page", response.content)
+
+
+def test_a_response_is_reported_once_even_if_the_middleware_runs_twice(capture_site, rf):
+    from django.http import HttpResponse
+
+    from capture.middleware import ErrorCaptureMiddleware
+
+    inner = ErrorCaptureMiddleware(lambda request: HttpResponse(status=404))
+    outer = ErrorCaptureMiddleware(inner)
+    assert outer(rf.get("/twice/")).status_code == 404
+    assert len(stream_events(capture_site.redis)) == 1
+
+
+def test_a_failure_at_startup_is_logged_not_raised(capture_site, monkeypatch, caplog):
+    from capture import middleware
+
+    monkeypatch.setattr(middleware, "get_publisher", lambda: 1 / 0)
+    middleware.ErrorCaptureMiddleware(lambda request: None)
+    assert "errortrail could not start" in caplog.text

@@ -289,3 +289,24 @@ def test_staff_preview_every_page(capture_site, admin_client, kind, text, settin
 @pytest.mark.backends
 def test_preview_of_an_unknown_page_is_a_404(capture_site, admin_client):
     assert admin_client.get("/errors/capture/preview/nonsense/").status_code == 404
+
+
+# -- Django's own pages with DEBUG on, when the handlers are called anyway --
+
+
+def test_a_malformed_upload_in_debug_gets_djangos_400_and_is_recorded(capture_site, client, settings):
+    settings.DEBUG = True
+    response = client.post("/crash/form/", b"garbage", content_type="multipart/form-data; boundary=")
+    assert response.status_code == 400 and b"Bad Request (400)" in response.content
+    assert stream_events(capture_site.redis)[0].cls == "client_error"
+
+
+def test_handlers_called_directly_in_debug_give_djangos_pages(capture_site, settings, rf):
+    from django.http import Http404
+
+    from capture import views
+
+    settings.DEBUG = True
+    assert b"Not Found" in views.page_not_found(rf.get("/x/"), Http404()).content
+    assert b"Server Error (500)" in views.server_error(rf.get("/x/")).content
+    assert b"Bad Request (400)" in views.bad_request(rf.get("/x/")).content

@@ -219,3 +219,31 @@ def test_run_py_serves_the_site_and_its_friendly_error_pages(tmp_path, tcp_faker
     assert f"{site}/admin/   user demo  password paws-and-claws" in output
     assert "Stopping the demo" in output and "Traceback" not in output.split("Stopping the demo")[1]
     assert not run.port_open("127.0.0.1", port)
+
+
+SITE_WITH_EVERYTHING_DOWN = """
+import os, sys
+os.environ["DJANGO_SETTINGS_MODULE"] = "demo.petclinic.settings"
+import django
+django.setup()
+from django.test import Client
+client = Client(raise_request_exception=False)
+for path in ("/pets/1/", "/vets/"):
+    response = client.get(path)
+    print(response.status_code, response.content.decode())
+"""
+
+
+def test_friendly_pages_keep_the_site_look_with_the_database_and_redis_down(tmp_path):
+    closed = run.free_port()
+    env = demo_env(tmp_path, DATABASE_URL=f"postgres://nobody@127.0.0.1:{closed}/clinic",
+                   ERRORTRAIL_REDIS_URL=f"redis://127.0.0.1:{closed}/0", PYTHONPATH=str(REPO))
+    result = subprocess.run([sys.executable, "-c", SITE_WITH_EVERYTHING_DOWN], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert result.returncode == 0, result.stderr
+    crash, missing = result.stdout.split("\n404 ")
+    assert crash.startswith("500 ") and "Something went wrong" in crash and "Error 500" in crash
+    assert "We can&#x27;t find that page" in missing
+    for page in (crash, missing):
+        assert "clinic/site.css" in page and "Paws &amp; Claws" in page and "Reference:" in page
+    assert list((tmp_path / "spool").rglob("*")), "the events should wait in the spool"

@@ -1,4 +1,4 @@
-"""The events the golden msgpack files pin: never edit a case, add a new one (and its file) instead."""
+"""The events the golden msgpack files pin: add cases (and files) for new versions, never rewrite a file."""
 
 from __future__ import annotations
 

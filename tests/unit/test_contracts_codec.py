@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
+from collections import OrderedDict
 
 import msgpack
 import pytest
 from hypothesis import HealthCheck, given, settings
+from django.utils.safestring import SafeString
 from hypothesis import strategies as st
 
 from contracts import codec
@@ -200,6 +203,38 @@ def test_a_tree_exactly_at_the_limits_is_accepted_and_one_more_value_is_not():
         codec.encode(dataclasses.replace(FULL, request={**tree, "wide": [*wide, 0]}))
     with pytest.raises(ContractError, match="nested deeper"):
         codec.encode(dataclasses.replace(FULL, request={**tree, "wide": wide[1:], "deep": nested(MAX_TREE_DEPTH - 1)}))
+
+
+class Count(enum.IntEnum):
+    ONE = 1
+    HUGE = 2**64
+
+
+class Ratio(float):
+    pass
+
+
+def test_subclasses_of_plain_values_are_carried_as_plain_values():
+    tree = {
+        "safe": SafeString("<b>x</b>"),
+        "ordered": OrderedDict(a=[SafeString("y")]),
+        "count": Count.ONE,
+        "ratio": Ratio(0.5),
+        "nested": [OrderedDict(b=Count.ONE)],
+    }
+    event = dataclasses.replace(FULL, request=tree)
+    decoded = codec.decode(codec.encode(event))
+    assert decoded == event
+    assert type(decoded.request["safe"]) is str and type(decoded.request["ordered"]) is dict
+
+
+@pytest.mark.parametrize(
+    "value, reason",
+    [(SafeString("x" * (MAX_TREE_STRING + 1)), "longer than"), (Count.HUGE, "out of range"), ({1, 2}, "unsupported")],
+)
+def test_subclasses_are_checked_like_plain_values(value, reason):
+    with pytest.raises(ContractError, match=reason):
+        codec.encode(dataclasses.replace(FULL, request={"a": [value]}))
 
 
 def test_a_self_referencing_tree_is_refused_not_looped_on():

@@ -6,6 +6,8 @@ import json
 
 import fakeredis
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contracts import known
 from contracts.known import KnownEntry, KnownMap, KnownMapError
@@ -386,3 +388,35 @@ def test_every_write_is_one_transaction_that_bumps_the_version(client, monkeypat
         (True, ["HDEL", "INCRBY"]),
         (True, ["GET", "HGETALL"]),
     ]
+
+
+# -- whatever the hash holds, parsing never raises ---------------------------------------------------
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+_entry_json = st.fixed_dictionaries(
+    {},
+    optional={
+        key: _json_values | st.sampled_from(["B-1", "open", "fixed", FP1, "/checkout/*", "csrf", "*", "https://x.example/1"])
+        for key in ("bug_id", "message", "status", "url", "fingerprint", "error_type", "glob", "fixed_at")
+    },
+).map(json.dumps)
+
+
+@settings(derandomize=True, database=None, deadline=None)
+@given(
+    st.dictionaries(
+        st.binary(max_size=70) | st.sampled_from([b"pat:B-1", b"fp:" + FP1.encode()]),
+        st.binary(max_size=200) | _entry_json.map(str.encode),
+        max_size=6,
+    )
+)
+def test_fuzz_parse_skips_and_counts_but_never_raises(raw):
+    parsed = known.parse(raw)
+    assert len(parsed) + parsed.invalid == len(raw)
+    for entry in parsed.entries():
+        assert KnownEntry.from_json(entry.to_json()) == entry
+        parsed.match(entry.fingerprint or FP2, entry.error_type or "csrf", "/checkout/x")

@@ -6,8 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from capture import conf
-from capture.publish import make_client
+from capture import conf, publish
 from capture.spool import Spool
 
 
@@ -18,7 +17,7 @@ class Command(BaseCommand):
         cfg = conf.get()
         names = conf.names()
         spool = Spool(cfg["SPOOL_DIR"], cfg["SPOOL_MAX_BYTES"])
-        client = make_client(cfg["REDIS_URL"], 5.0, 2.0)
+        client = publish.make_client(cfg["REDIS_URL"], 5.0, 2.0)
         try:
             sent = spool.flush(client, names.spool_done, cfg["STREAM_MAXLEN"])
         except Exception as exc:
