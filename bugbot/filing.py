@@ -28,12 +28,33 @@ LOOKBACK = timedelta(days=1)  # margin for clock skew between this host and the 
 _tracker: tuple[Any, Tracker] | None = None
 
 
+class Unusable:
+    """Stands in for a backend that cannot be built (bad settings): every call fails, nothing else does."""
+
+    remote = True
+
+    def __init__(self, name: str, error: TrackerError) -> None:
+        self.name = name
+        self.error = error
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        def fail(*args: Any, **kwargs: Any) -> Any:
+            raise self.error
+
+        return fail
+
+
 def tracker() -> Tracker:
     """The configured backend (one per process, rebuilt when settings change)."""
     global _tracker
     cfg = conf.get()
     if _tracker is None or _tracker[0] is not cfg:
-        _tracker = (cfg, get_tracker(cfg))
+        try:
+            backend: Any = get_tracker(cfg)
+        except TrackerError as exc:
+            log.error("bugbot: the %s backend is unusable: %s", cfg["BUG_BACKEND"], exc)
+            backend = Unusable(cfg["BUG_BACKEND"], exc)
+        _tracker = (cfg, backend)
     return _tracker[1]
 
 

@@ -271,3 +271,11 @@ def test_allocation_outside_a_transaction_is_refused(bugbot_env):
         bugids.allocate()
     bugids.lock("other")
     assert str(BugCounter.objects.get(name="other")) == "other=1"
+
+
+def test_a_misconfigured_backend_fails_filings_visibly_not_signals(bugbot_env, settings, caplog):
+    settings.ERRORTRAIL = {**settings.ERRORTRAIL, "BUG_BACKEND": "github", "GITHUB_REPO": "", "GITHUB_TOKEN": ""}
+    assert filing.handle_signal(csrf_signal()) == "created:failed"
+    issue = KnownIssue.objects.get()
+    assert issue.filing_state == Filing.FAILED and "GITHUB_REPO" in issue.last_error
+    assert "backend is unusable" in caplog.text
