@@ -103,7 +103,7 @@ def caps_at(now: datetime) -> policy.Caps:
 
 
 def _covering_pattern(wire: Mapping[str, Any]) -> KnownIssue | None:
-    patterns = [i for i in KnownIssue.objects.filter(error_fingerprint="", status=Status.OPEN)]
+    patterns = list(KnownIssue.objects.filter(error_fingerprint="", status=Status.OPEN))
     entries = {i.bug_id: i for i in patterns}
     match = KnownMap(e for e in (i.to_entry() for i in patterns) if e).match(
         str(wire.get("fingerprint")), str(wire.get("error_type")), str(wire.get("path") or "/"))
