@@ -9,12 +9,13 @@ from django.core.management import call_command
 
 from bugbot import loop
 from bugbot.models import Filing, KnownIssue
-from contracts import codec
+from contracts import codec, ids
+from contracts.events import ErrorObserved
+from contracts.names import Names
 from tests.bugbot_support.factories import csrf_signal, fp
 from tests.bugbot_support.fixtures import bugbot_env  # noqa: F401
-from contracts import ids
-from contracts.events import ErrorObserved
 
+N = Names()
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.backends]
 
 
@@ -24,20 +25,20 @@ def observed():
 
 
 def test_run_bugbot_files_signals_and_skips_its_own_audit_entries(bugbot_env):
-    bugbot_env.xadd("errortrail:signals", {"e": codec.encode(csrf_signal())})
-    bugbot_env.xadd("errortrail:signals", {"e": codec.encode(observed())})
+    bugbot_env.xadd(N.signals, {"e": codec.encode(csrf_signal())})
+    bugbot_env.xadd(N.signals, {"e": codec.encode(observed())})
     call_command("run_bugbot", "--until-idle", "--consumer", "t1")
     issue = KnownIssue.objects.get()
     assert issue.filing_state == Filing.FILED and issue.bug_id == "B-001"
-    dead = bugbot_env.xrange("errortrail:signals:dead")
+    dead = bugbot_env.xrange(N.signals_dead)
     assert len(dead) == 1 and dead[0][1][b"reason"] == b"rejected: unexpected error.observed on the signals stream"
     # The bug.filed entry it wrote came back through the group and was skipped (acked) in the same run.
-    types = [codec.decode(f[b"e"]).TYPE for _, f in bugbot_env.xrange("errortrail:signals")]
+    types = [codec.decode(f[b"e"]).TYPE for _, f in bugbot_env.xrange(N.signals)]
     assert types == ["threshold.crossed", "error.observed", "bug.filed"]
-    assert bugbot_env.xpending("errortrail:signals", "bugbot")["pending"] == 0
-    assert bugbot_env.xinfo_groups("errortrail:signals")[0]["last-delivered-id"] == bugbot_env.xrevrange(
-        "errortrail:signals", count=1)[0][0]
-    assert not bugbot_env.exists("errortrail:heartbeat:bugbot:t1")
+    assert bugbot_env.xpending(N.signals, "bugbot")["pending"] == 0
+    assert bugbot_env.xinfo_groups(N.signals)[0]["last-delivered-id"] == bugbot_env.xrevrange(
+        N.signals, count=1)[0][0]
+    assert not bugbot_env.exists(N.heartbeat("bugbot", "t1"))
 
 
 def test_tick_retries_due_filings(bugbot_env):

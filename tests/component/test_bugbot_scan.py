@@ -15,6 +15,7 @@ from contracts.names import Names
 from tests.bugbot_support.factories import csrf_signal, fp
 from tests.bugbot_support.fixtures import bugbot_env, fake_tracker  # noqa: F401
 
+N = Names()
 pytestmark = pytest.mark.django_db(transaction=True)
 
 calls = []
@@ -36,8 +37,8 @@ def test_run_tolerates_missing_and_failing_steps(bugbot_env, caplog):
     assert "missing" in results[steps[0]] and "not available" in caplog.text
     assert results[steps[1]] == {"error": "RuntimeError: step exploded"}
     assert results[steps[2]]["result"] == {"done": 1} and calls == ["ok"]
-    recorded = json.loads(bugbot_env.hget("errortrail:scan", "bugbot:last_result"))
-    assert set(recorded) == set(steps) and bugbot_env.hget("errortrail:scan", "bugbot:last_run_ms")
+    recorded = json.loads(bugbot_env.hget(N.scan_state, "bugbot:last_result"))
+    assert set(recorded) == set(steps) and bugbot_env.hget(N.scan_state, "bugbot:last_run_ms")
 
 
 def test_default_scan_republishes_retries_and_syncs(fake_tracker, bugbot_env, settings):
@@ -47,7 +48,7 @@ def test_default_scan_republishes_retries_and_syncs(fake_tracker, bugbot_env, se
     filing.handle_signal(csrf_signal())
     assert KnownIssue.objects.get().filing_state == Filing.HELD
     settings.ERRORTRAIL = {**settings.ERRORTRAIL, "MAX_BUGS_PER_HOUR": 5}
-    bugbot_env.delete("errortrail:known")
+    bugbot_env.delete(N.known)
     results = tasks.scan_errors.delay().get()
     assert results["bugbot.scan.retry_filings"]["result"] == {"filed": 1}
     assert results["bugbot.scan.republish"]["result"]["version"] >= 1

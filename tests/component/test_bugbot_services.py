@@ -12,6 +12,7 @@ from contracts.names import Names
 from tests.bugbot_support.factories import csrf_signal, error_signal, fp
 from tests.bugbot_support.fixtures import bugbot_env, down, fake_tracker  # noqa: F401
 
+N = Names()
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.backends]
 
 
@@ -149,6 +150,6 @@ def test_retry_failed_refuses_a_filed_issue(fake_tracker):
 
 def test_republish_known_map(bugbot_env):
     services.mark_known(fp(1), "B-1")
-    bugbot_env.delete("errortrail:known")
+    bugbot_env.delete(N.known)
     assert services.republish_known_map() > 1
     assert fp(1) in known_map.load(bugbot_env, Names()).exact

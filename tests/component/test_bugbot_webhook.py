@@ -19,6 +19,7 @@ from contracts.names import Names
 from tests.bugbot_support.factories import error_signal
 from tests.bugbot_support.fixtures import bugbot_env, down, fake_tracker  # noqa: F401
 
+N = Names()
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.backends, pytest.mark.urls("tests.bugbot_support.urls")]
 URL = "/errors/github/webhook/"
 SECRET = "webhook-secret-for-tests"
@@ -126,7 +127,7 @@ def test_sync_pulls_states_when_no_webhook_reaches_us(hook, fake_tracker, bugbot
     fake_tracker.issues[1].update(state="closed", state_reason="completed")
     assert sync.sync_from_tracker(fake_tracker) == {"seen": 1, "changed": 1}
     assert status() == "fixed"
-    assert bugbot_env.hget("errortrail:scan", sync.SYNC_FIELD)
+    assert bugbot_env.hget(N.scan_state, sync.SYNC_FIELD)
     fake_tracker.create("B-077: linked by hand", "no marker", [])
     services.mark_known(error_signal(9).fingerprint, "https://github.test/o/r/issues/2")
     fake_tracker.issues[2]["state"] = "closed"

@@ -20,6 +20,7 @@ from tests.bugbot_support.fixtures import bugbot_env  # noqa: F401
 from tests.github_standin import webhook
 from tests.github_standin.fixtures import github_standin  # noqa: F401
 
+N = Names()
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.backends, pytest.mark.urls("tests.bugbot_support.urls")]
 SECRET = "standin-webhook-secret"
 
@@ -191,13 +192,13 @@ def test_mark_known_by_issue_url_reads_the_bug_id(backend):
 
 def test_caps_hold_a_burst_of_100_new_patterns(backend, bugbot_env):
     for n in range(100):
-        bugbot_env.xadd("errortrail:signals", {"e": codec.encode(error_signal(f"burst-{n}"))})
+        bugbot_env.xadd(N.signals, {"e": codec.encode(error_signal(f"burst-{n}"))})
     consumer = loop.build("burst", block_ms=10)
     consumer.run(until_idle=True)
     assert backend.creates == 5
     assert KnownIssue.objects.filter(filing_state=Filing.FILED).count() == 5
     assert KnownIssue.objects.filter(filing_state=Filing.HELD).count() == 95
-    assert bugbot_env.xpending("errortrail:signals", "bugbot")["pending"] == 0
+    assert bugbot_env.xpending(N.signals, "bugbot")["pending"] == 0
     entries = known_map.load(bugbot_env, Names())
     assert len(entries) == 100  # held ones are known too: users see "we're aware"
     assert filing.retry_due() == {}
