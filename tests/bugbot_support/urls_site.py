@@ -2,6 +2,7 @@
 
 from django.urls import include, path
 
-from tests.site.urls import handler400, handler403, handler404, handler500, urlpatterns as site  # noqa: F401
+from tests.site.urls import handler400, handler403, handler404, handler500  # noqa: F401
+from tests.site.urls import urlpatterns as site
 
 urlpatterns = [*site, path("errors/", include("bugbot.urls"))]

@@ -10,7 +10,8 @@ from django.utils import timezone
 from bugbot import filing
 from bugbot.models import Filing, KnownIssue
 from bugbot.trackers import TrackerError
-from contracts import codec, known as known_map
+from contracts import codec
+from contracts import known as known_map
 from contracts.names import Names
 from tests.bugbot_support.factories import csrf_signal, error_signal, fp
 from tests.bugbot_support.fixtures import bugbot_env, down, fake_tracker  # noqa: F401

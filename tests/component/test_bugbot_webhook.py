@@ -20,7 +20,8 @@ from tests.bugbot_support.factories import error_signal
 from tests.bugbot_support.fixtures import bugbot_env, down, fake_tracker  # noqa: F401
 
 N = Names()
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.backends, pytest.mark.urls("tests.bugbot_support.urls")]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.backends,
+              pytest.mark.urls("tests.bugbot_support.urls")]
 URL = "/errors/github/webhook/"
 SECRET = "webhook-secret-for-tests"
 

@@ -8,7 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from bugbot import bugids, connection as bugbot_connection, filing, loop
+from bugbot import bugids, filing, loop
+from bugbot import connection as bugbot_connection
 from bugbot.models import Filing, KnownIssue
 from capture import publish
 from contracts import known as known_map

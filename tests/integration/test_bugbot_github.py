@@ -13,7 +13,8 @@ from django.test import Client
 from bugbot import filing, loop, services
 from bugbot.models import Filing, KnownIssue
 from bugbot.trackers import TrackerError
-from contracts import codec, known as known_map
+from contracts import codec
+from contracts import known as known_map
 from contracts.names import Names
 from tests.bugbot_support.factories import csrf_signal, error_signal
 from tests.bugbot_support.fixtures import bugbot_env  # noqa: F401
@@ -21,7 +22,8 @@ from tests.github_standin import webhook
 from tests.github_standin.fixtures import github_standin  # noqa: F401
 
 N = Names()
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.backends, pytest.mark.urls("tests.bugbot_support.urls")]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.backends,
+              pytest.mark.urls("tests.bugbot_support.urls")]
 SECRET = "standin-webhook-secret"
 
 
@@ -211,11 +213,13 @@ SECRETS = ("hunter2-password", "sk_live_abcdefgh12345678", "4111 1111 1111 1111"
 
 def test_planted_secrets_never_reach_any_issue(backend):
     plants = [
-        error_signal("s1", exc_message=f"password={SECRETS[0]} key={SECRETS[1]} card {SECRETS[2]}",
-                     sample_request=f"POST /pay/ Cookie: {SECRETS[6]}; {SECRETS[8]} Authorization: Bearer {SECRETS[5]}",
-                     frames=[{"module": "shop.views", "function": "pay", "context": f"charge('{SECRETS[2]}')",
-                              "vars": {"card": SECRETS[2], "email": SECRETS[3]}}], culprit="shop.views:pay"),
-        csrf_signal("s2", path=f"/u/{SECRETS[3]}/", route=None, sample_request=f"GET /x/?token={SECRETS[7]} from {SECRETS[4]}"),
+        error_signal(
+            "s1", exc_message=f"password={SECRETS[0]} key={SECRETS[1]} card {SECRETS[2]}",
+            sample_request=f"POST /pay/ Cookie: {SECRETS[6]}; {SECRETS[8]} Authorization: Bearer {SECRETS[5]}",
+            frames=[{"module": "shop.views", "function": "pay", "context": f"charge('{SECRETS[2]}')",
+                     "vars": {"card": SECRETS[2], "email": SECRETS[3]}}], culprit="shop.views:pay"),
+        csrf_signal("s2", path=f"/u/{SECRETS[3]}/", route=None,
+                    sample_request=f"GET /x/?token={SECRETS[7]} from {SECRETS[4]}"),
         error_signal("s3", exc_type="ValueError", exc_message=f"user {SECRETS[3]} at {SECRETS[4]} sent {SECRETS[5]}"),
     ]
     for event in plants:

@@ -22,7 +22,8 @@ CFG = {"GITHUB_REPO": "o/r", "GITHUB_TOKEN": "tok", "GITHUB_API_URL": "http://12
 def test_parse_response_shapes():
     assert parse_response(b"HTTP/2.0 201 Created\r\nRetry-After: 3\r\n\r\n{\"number\": 1}") == (
         201, {"Retry-After": "3"}, {"number": 1})
-    assert parse_response(b"HTTP/1.1 502 Bad Gateway\n\n<html>oops</html>") == (502, {}, {"message": "<html>oops</html>"})
+    html = parse_response(b"HTTP/1.1 502 Bad Gateway\n\n<html>oops</html>")
+    assert html == (502, {}, {"message": "<html>oops</html>"})
     assert parse_response(b"") == (None, {}, None)
     assert parse_response(b"garbage\nX: y\n\n") == (None, {"X": "y"}, None)
 
