@@ -112,7 +112,7 @@ def _covering_pattern(wire: Mapping[str, Any]) -> KnownIssue | None:
 
 def record(event: ThresholdCrossed | Mapping[str, Any], by_staff: bool = False,
            backend: Tracker | None = None) -> tuple[KnownIssue | None, str]:
-    """The KnownIssue of a signal (created with its bug id, reopened on a regression, or as it was) and what happened."""
+    """The KnownIssue of a signal (created with its id, reopened on a regression, or as it was) and what happened."""
     wire = payload_of(event)
     fingerprint = wire["fingerprint"]
     floor = 0
