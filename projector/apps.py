@@ -8,3 +8,6 @@ class ProjectorConfig(AppConfig):
     label = "errortrail_projector"
     verbose_name = "errortrail projections"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from projector import checks  # noqa: F401  (registers the system checks)

@@ -1,0 +1,440 @@
+"""The consumer loop (I/O): shard leases, reads, one transaction per batch, XACK after commit, signals, heartbeat."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import redis
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connections
+
+from contracts import codec
+from contracts import known as known_map
+from contracts.events import ErrorObserved
+from contracts.known import KnownMap
+from contracts.names import EVENT_FIELD, GROUP_PROJECTOR, Names
+from projector import conf
+from projector.announce import announce
+from projector.handlers import Rules, order_key
+from projector.lease import Lease
+from projector.store import Fenced, Store
+from projector.stream import Reader, ensure_group, group_info, parse_entries, text, wait_for_entries
+
+log = logging.getLogger(__name__)
+
+TRANSIENT = (redis.ConnectionError, redis.TimeoutError, OSError, OperationalError, InterfaceError)
+BAD_DATA = (DataError, IntegrityError)
+CRASH_ENV = "ERRORTRAIL_TEST_CRASH_AT"  # tests only: "read:N" / "commit:N" -> SIGKILL at that point of batch N
+FIELD_KEYS = (EVENT_FIELD.encode(), EVENT_FIELD)
+
+
+class Backoff:
+    """Capped exponential delays with jitter, reset after a success."""
+
+    def __init__(self, cap_s: float, base_s: float = 0.1) -> None:
+        self.cap_s = cap_s
+        self.base_s = base_s
+        self.failures = 0
+
+    def next(self) -> float:
+        """The next delay, seconds."""
+        delay = min(self.cap_s, self.base_s * 2 ** min(self.failures, 30))
+        self.failures += 1
+        return delay * (0.5 + random.random() / 2)
+
+    def reset(self) -> None:
+        """Back to the shortest delay."""
+        self.failures = 0
+
+
+@dataclass
+class Shard:
+    """A held shard: its lease, fencing epoch, checkpoint and read positions."""
+
+    index: int
+    stream: str
+    lease: Lease
+    reader: Reader
+    epoch: int
+    last: tuple[int, int]
+    tail: str = "0-0"
+    claim_from: str | None = "0-0"
+    claim_idle_ms: int = 0
+    pending_after: str | None = None
+    claim_due: float = 0.0
+    idle: bool = False
+
+
+@dataclass
+class Stats:
+    """Counters reported by the heartbeat."""
+
+    events: int = 0
+    batches: int = 0
+    skipped: int = 0
+    dead: int = 0
+    signals: int = 0
+    last_batch_ms: float = 0.0
+    figures: dict = field(default_factory=dict)
+
+
+def default_consumer() -> str:
+    """host-pid unless ERRORTRAIL_CONSUMER names this process (supervisord sets a stable one)."""
+    return os.environ.get("ERRORTRAIL_CONSUMER") or f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Projector:
+    """Projects the error stream's shards that this process holds the lease of."""
+
+    def __init__(self, client: Any, store: Store, cfg: Any = None, names: Names | None = None,
+                 consumer: str | None = None, shards: Iterable[int] | None = None, until_idle: bool = False) -> None:
+        self.client = client
+        self.store = store
+        self.cfg = cfg or conf.get()
+        self.names = names or conf.names()
+        self.rules = Rules.from_conf(self.cfg)
+        self.consumer = consumer or default_consumer()
+        self.wanted = sorted(set(shards)) if shards is not None else list(range(self.names.shards))
+        self.until_idle = until_idle
+        ttl = self.cfg["PROJECTOR_LEASE_TTL_S"]
+        self.leases = {i: Lease(client, self.names.lease(i), self.consumer, ttl) for i in self.wanted}
+        self.held: dict[int, Shard] = {}
+        self.known = KnownMap(version=-1)
+        self.stats = Stats()
+        self.unsent: set[int] = set()
+        self.stopping = False
+        self._wake = threading.Event()
+        self._batches_seen = 0
+        point, _, nth = os.environ.get(CRASH_ENV, "").partition(":")
+        self._crash = (point, int(nth or 1)) if point else None
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Finish the current batch, then leave run() (what SIGTERM does)."""
+        self.stopping = True
+        self._wake.set()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait, waking early when stopping."""
+        end = time.monotonic() + seconds
+        while not self.stopping and (left := end - time.monotonic()) > 0:
+            self._wake.wait(min(left, 0.1))
+
+    def run(self) -> int:
+        """Consume until stopped (or, with until_idle, until every wanted shard is drained); returns 0."""
+        backoff = Backoff(self.cfg["PROJECTOR_BACKOFF_MAX_S"])
+        lease_due = beat_due = 0.0
+        try:
+            while not self.stopping:
+                try:
+                    now = time.monotonic()
+                    if now >= beat_due:
+                        self.heartbeat()
+                        beat_due = now + self.cfg["PROJECTOR_HEARTBEAT_S"]
+                    if now >= lease_due:
+                        self.manage_leases()
+                        lease_due = now + self.cfg["PROJECTOR_LEASE_TTL_S"] / 3
+                    if self.unsent:
+                        self.flush_signals()
+                    worked = False
+                    for shard in list(self.held.values()):
+                        if self.stopping:
+                            break
+                        worked = self.step(shard) or worked
+                    backoff.reset()
+                    if not worked:
+                        if self.until_idle and self.drained():
+                            break
+                        self.wait(lease_due)
+                except TRANSIENT as exc:
+                    delay = backoff.next()
+                    log.warning("projector: %s: %s; retrying in %.1fs", type(exc).__name__, exc, delay)
+                    self._recover()
+                    self.sleep(delay)
+        finally:
+            self.shutdown()
+        return 0
+
+    def _recover(self) -> None:
+        connections[self.store.alias].close()
+        for shard in self.held.values():
+            shard.pending_after = "0-0"  # re-read what was read but not committed
+
+    def shutdown(self) -> None:
+        """Give the leases up (a standby takes over at once) and remove the heartbeat."""
+        for shard in list(self.held.values()):
+            try:
+                shard.lease.release()
+            except TRANSIENT:
+                pass
+        self.held.clear()
+        try:
+            self.client.delete(self.names.heartbeat("projector", self.consumer))
+        except TRANSIENT:
+            pass
+
+    # -- leases -----------------------------------------------------------------------------------
+
+    def fair_share(self) -> int:
+        """How many shards this process should hold."""
+        if self.cfg["PROJECTOR_MAX_SHARDS"]:
+            return min(self.cfg["PROJECTOR_MAX_SHARDS"], len(self.wanted))
+        if len(self.wanted) <= 1:
+            return len(self.wanted)
+        live = sum(1 for _ in self.client.scan_iter(match=self.names.heartbeat_pattern("projector"), count=1000))
+        return math.ceil(len(self.wanted) / max(1, live))
+
+    def manage_leases(self) -> None:
+        """Renew held leases, give up extra shards, and take free ones up to a fair share."""
+        for shard in list(self.held.values()):
+            if not shard.lease.renew():
+                self.drop(shard, "lease lost")
+        share = self.fair_share()
+        while len(self.held) > share:
+            shard = self.held[max(self.held)]
+            shard.lease.release()
+            self.drop(shard, "rebalancing")
+        for index in self.wanted:
+            if len(self.held) >= share or self.stopping:
+                break
+            if index not in self.held and self.leases[index].acquire():
+                self.take(index)
+
+    def take(self, index: int) -> None:
+        """Start holding a shard: fence earlier holders, then claim every pending entry before reading new ones."""
+        lease = self.leases[index]
+        stream = self.names.errors(index)
+        try:
+            ensure_group(self.client, stream, GROUP_PROJECTOR)
+            epoch, last = self.store.take(stream, self.consumer)
+        except BaseException:
+            lease.release()
+            raise
+        reader = Reader(self.client, stream, GROUP_PROJECTOR, self.consumer, self.names.dead(index))
+        self.held[index] = Shard(index, stream, lease, reader, epoch, last, tail=reader.last_delivered())
+        log.info("projector %s holds shard %d (epoch %d, checkpoint %d-%d)", self.consumer, index, epoch, *last)
+        if self.known.version < 0:
+            self.reload_known()
+        self.unsent.update(self.store.pending_signals())
+
+    def drop(self, shard: Shard, reason: str) -> None:
+        """Forget a shard (its lease is gone or given up)."""
+        log.warning("projector %s lets shard %d go: %s", self.consumer, shard.index, reason)
+        shard.lease.token = ""
+        self.held.pop(shard.index, None)
+
+    # -- one step ---------------------------------------------------------------------------------
+
+    def step(self, shard: Shard) -> bool:
+        """Handle one batch of a shard: claimed entries first, then our own pending, then new ones."""
+        count = self.cfg["PROJECTOR_BATCH_COUNT"]
+        reader = shard.reader
+        if shard.claim_from is None and time.monotonic() >= shard.claim_due:
+            shard.claim_from, shard.claim_idle_ms = "0-0", self.cfg["PROJECTOR_CLAIM_IDLE_MS"]
+        if shard.claim_from is not None:
+            reply = self.client.xautoclaim(shard.stream, GROUP_PROJECTOR, self.consumer, shard.claim_idle_ms,
+                                           shard.claim_from, count=count)
+            cursor, entries = text(reply[0]), parse_entries(reply[1])
+            if len(reply) > 2 and reply[2]:
+                log.warning("shard %d: %d pending entries were trimmed before being applied", shard.index, len(reply[2]))
+            shard.claim_from = None if cursor == "0-0" else cursor
+            if shard.claim_from is None:
+                shard.claim_due = time.monotonic() + self.cfg["PROJECTOR_CLAIM_INTERVAL_S"]
+            if entries:
+                self.handle(shard, entries, reader.deliveries(entries[0][0], entries[-1][0], len(entries)))
+                return True
+            if shard.claim_from is not None:
+                return True
+        if shard.pending_after is not None:
+            entries = reader.read_own_pending(shard.pending_after, count)
+            if not entries:
+                shard.pending_after = None
+                return True
+            shard.pending_after = entries[-1][0]
+            self.handle(shard, entries, reader.deliveries(entries[0][0], entries[-1][0], len(entries)))
+            return True
+        reply = reader.read_new(shard.lease.token, shard.lease.key, count)
+        if reply is None:
+            self.drop(shard, "lease lost")
+            return False
+        if isinstance(reply, str):
+            shard.tail, shard.idle = reply, True
+            return False
+        shard.idle = False
+        shard.tail = reply[-1][0]
+        self.handle(shard, reply, None)
+        return True
+
+    def handle(self, shard: Shard, entries: list, deliveries: dict[str, int] | None) -> None:
+        """Decode, apply in one transaction, then dead-letter and XACK together, then publish signals."""
+        started = time.perf_counter()
+        limit = self.cfg["PROJECTOR_MAX_DELIVERIES"]
+        last = shard.last
+        newest = last
+        fresh: list[tuple[str, ErrorObserved]] = []
+        dead: list[tuple[str, bytes, str]] = []
+        ids = []
+        for entry_id, fields in entries:
+            ids.append(entry_id)
+            key = order_key(entry_id)
+            raw = fields.get(FIELD_KEYS[0], fields.get(FIELD_KEYS[1]))
+            try:
+                event = decode(raw)
+            except codec.ContractError as exc:
+                dead.append((entry_id, raw or b"", str(exc)))
+                continue
+            if key <= last:
+                self.stats.skipped += 1
+                continue
+            newest = max(newest, key)
+            times = deliveries.get(entry_id, 0) if deliveries else 0
+            if times > limit:
+                dead.append((entry_id, raw, f"delivered {times} times (limit {limit})"))
+                continue
+            fresh.append((entry_id, event))
+        self.crash_point("read")
+        signalled: list[int] = []
+        if fresh:
+            try:
+                plan = self.store.apply(shard.stream, shard.epoch, last, newest, fresh, self.known, self.rules)
+                shard.last = newest
+                signalled = [g.group_id for g in plan.signals]
+                self.stats.events += plan.events
+            except Fenced:
+                # A newer holder took the shard, or our own commit landed though its reply was lost: re-take.
+                shard.lease.release()
+                self.drop(shard, "checkpoint fenced")
+                return
+            except BAD_DATA as exc:
+                log.error("shard %d: batch refused by the database (%s); applying entries one by one", shard.index, exc)
+                signalled = self.isolate(shard, fresh, dead)
+        self.crash_point("commit")
+        version = shard.reader.finish(ids, dead, self.names.known_version)
+        if known_map.parse_version(version) != self.known.version:
+            self.reload_known()
+        self.stats.batches += 1
+        self.stats.dead += len(dead)
+        self.stats.last_batch_ms = (time.perf_counter() - started) * 1000
+        for entry_id, _, reason in dead:
+            log.warning("shard %d: entry %s dead-lettered: %s", shard.index, entry_id, reason)
+        if signalled:
+            self.unsent.update(signalled)
+            self.flush_signals()
+
+    def isolate(self, shard: Shard, fresh: list, dead: list) -> list[int]:
+        """Apply entries one per transaction; the ones the database refuses go to the dead letters."""
+        signalled = []
+        for entry_id, event in fresh:
+            key = order_key(entry_id)
+            try:
+                plan = self.store.apply(shard.stream, shard.epoch, shard.last, key, [(entry_id, event)],
+                                        self.known, self.rules)
+            except BAD_DATA as exc:
+                dead.append((entry_id, codec.encode(event), f"database refused it: {exc}"[:500]))
+                continue
+            shard.last = key
+            self.stats.events += plan.events
+            signalled.extend(g.group_id for g in plan.signals)
+        return signalled
+
+    def crash_point(self, point: str) -> None:
+        """Tests only: die like kill -9 at a named point of the Nth batch."""
+        if self._crash and self._crash[0] == point:
+            self._batches_seen += 1
+            if self._batches_seen >= self._crash[1]:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    def flush_signals(self) -> None:
+        """Publish committed signals not yet sent (kept for the next try if Redis fails)."""
+        sent = set(self.unsent)
+        self.stats.signals += announce(self.client, self.names, self.store, sent, self.rules.threshold,
+                                       self.cfg["SIGNALS_MAXLEN"])
+        self.unsent -= sent
+
+    def reload_known(self) -> None:
+        """Load the known-issue map (its version moved)."""
+        self.known = known_map.load(self.client, self.names)
+        if self.known.invalid:
+            log.warning("known-issue map: %d invalid entries skipped", self.known.invalid)
+
+    # -- idling, draining, heartbeat ---------------------------------------------------------------
+
+    def wait(self, lease_due: float) -> None:
+        """Block on the held streams until something arrives (standby: sleep until the next lease attempt)."""
+        left_ms = int((lease_due - time.monotonic()) * 1000)
+        if not self.held:
+            self.sleep(max(0.0, min(left_ms / 1000, 0.5)))
+            return
+        block = max(1, min(self.cfg["PROJECTOR_BLOCK_MS"], left_ms))
+        wait_for_entries(self.client, {s.stream: s.tail for s in self.held.values()}, block)
+
+    def drained(self) -> bool:
+        """Whether every wanted shard's stream has been applied and acked (by us or by its holder)."""
+        for index in self.wanted:
+            shard = self.held.get(index)
+            if shard is not None:
+                if not shard.idle or shard.claim_from is not None or shard.pending_after is not None:
+                    return False
+                continue
+            info = group_info(self.client, self.names.errors(index), GROUP_PROJECTOR)
+            if info.get("pending") or info.get("lag") != 0 or self.leases[index].holder() is None:
+                return False
+        return True
+
+    def heartbeat(self) -> None:
+        """Write the heartbeat hash (held shards, lag, pending, counters) with a TTL."""
+        lag = pending = 0
+        mapping: dict[str, Any] = {}
+        for shard in self.held.values():
+            info = group_info(self.client, shard.stream, GROUP_PROJECTOR)
+            shard_lag = info.get("lag") or 0
+            lag += shard_lag
+            pending += info.get("pending", 0)
+            mapping[f"lag:{shard.index}"] = shard_lag
+            mapping[f"pending:{shard.index}"] = info.get("pending", 0)
+        s = self.stats
+        mapping.update({
+            "role": "projector", "consumer": self.consumer, "host": socket.gethostname(), "pid": os.getpid(),
+            "state": "active" if self.held else "standby", "shards": ",".join(map(str, sorted(self.held))),
+            "updated_ms": int(time.time() * 1000), "events": s.events, "batches": s.batches, "skipped": s.skipped,
+            "dead": s.dead, "signals": s.signals, "last_batch_ms": round(s.last_batch_ms, 2), "lag": lag,
+            "pending": pending,
+        })
+        key = self.names.heartbeat("projector", self.consumer)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.delete(key)
+        pipe.hset(key, mapping=mapping)
+        pipe.pexpire(key, int(self.cfg["PROJECTOR_HEARTBEAT_S"] * 3000))
+        pipe.execute()
+        s.figures = mapping
+
+
+def decode(raw: Any) -> ErrorObserved:
+    """An entry's event; anything but a valid error.observed raises ContractError."""
+    if raw is None:
+        raise codec.ContractError("entry has no event field (deleted while pending?)")
+    event = codec.decode(raw)
+    if not isinstance(event, ErrorObserved):
+        raise codec.ContractError(f"expected error.observed, got {event.TYPE}")
+    return event
+
+
+def install_signal_handlers(projector: Projector) -> None:
+    """First SIGTERM/SIGINT: finish the batch and exit 0; a second one: exit now."""
+
+    def handler(signum: int, frame: Any) -> None:
+        if projector.stopping:
+            os._exit(128 + signum)
+        projector.stopping = True
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)

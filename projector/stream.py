@@ -1,0 +1,154 @@
+"""Redis stream calls of the projector: group setup, fenced reads, pending drains, claims, acks, dead letters."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from contracts.names import EVENT_FIELD
+from projector import lease
+from projector.handlers import order_key
+
+Entry = tuple[str, dict]
+DEAD_MAXLEN = 100_000
+
+
+def connect(url: str, socket_timeout_s: float) -> redis.Redis:
+    """The consumer's client: bytes replies, no automatic retries (the loop backs off itself)."""
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=socket_timeout_s,
+        socket_connect_timeout=min(socket_timeout_s, 2.0),
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=30,
+    )
+
+
+def text(value: Any) -> str:
+    """A reply value as str."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def parse_entries(raw: Any) -> list[Entry]:
+    """[[id, [field, value, ...]], ...] (or already-mapped fields) -> [(id, {field: value})]."""
+    out = []
+    for item in raw or ():
+        entry_id, fields = item[0], item[1]
+        if fields is None:  # an entry trimmed while pending
+            out.append((text(entry_id), {}))
+            continue
+        if not isinstance(fields, dict):
+            fields = dict(zip(fields[::2], fields[1::2]))
+        out.append((text(entry_id), fields))
+    return out
+
+
+def _stream_reply(raw: Any) -> list[Entry]:
+    """One stream's entries from an XREADGROUP reply (list of [stream, entries], or fakeredis's flat form)."""
+    if not raw:
+        return []
+    if isinstance(raw, dict):
+        return parse_entries(next(iter(raw.values()))[0] if raw else [])
+    if isinstance(raw[0], (bytes, str)):
+        return parse_entries(raw[1])
+    return parse_entries(raw[0][1])
+
+
+def ensure_group(client: Any, stream: str, group: str) -> None:
+    """Create the consumer group (and the stream) if missing, starting from the first entry."""
+    try:
+        client.xgroup_create(stream, group, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+class Reader:
+    """A consumer's view of one shard stream."""
+
+    def __init__(self, client: Any, stream: str, group: str, consumer: str, dead: str) -> None:
+        self.client = client
+        self.stream = stream
+        self.group = group
+        self.consumer = consumer
+        self.dead = dead
+        self._read = client.register_script(lease.READ)
+
+    def read_new(self, token: str, lease_key: str, count: int) -> list[Entry] | str | None:
+        """New entries ('>') while the lease token is ours; with none, the stream's last id; None: lease lost."""
+        raw = self._read(keys=[lease_key, self.stream], args=[token, self.group, self.consumer, count])
+        if raw == -1:
+            return None
+        if isinstance(raw, (bytes, str)):
+            return text(raw)
+        return _stream_reply(raw)
+
+    def read_own_pending(self, after: str, count: int) -> list[Entry]:
+        """This consumer's pending entries after an id (each read counts as a delivery)."""
+        raw = self.client.xreadgroup(self.group, self.consumer, {self.stream: after}, count=count)
+        return _stream_reply(raw)
+
+    def claim_all(self, min_idle_ms: int, count: int) -> tuple[list[Entry], list[str]]:
+        """XAUTOCLAIM every entry idle that long into this consumer; returns (claimed, deleted ids)."""
+        start = "0-0"
+        claimed: list[Entry] = []
+        deleted: list[str] = []
+        while True:
+            reply = self.client.xautoclaim(self.stream, self.group, self.consumer, min_idle_ms, start, count=count)
+            start = text(reply[0])
+            claimed.extend(parse_entries(reply[1]))
+            if len(reply) > 2:
+                deleted.extend(text(i) for i in reply[2])
+            if start == "0-0":
+                return claimed, deleted
+
+    def deliveries(self, first: str, last: str, count: int) -> dict[str, int]:
+        """How many times each of this consumer's pending entries in [first, last] was delivered."""
+        rows = self.client.xpending_range(self.stream, self.group, min=first, max=last, count=count,
+                                          consumername=self.consumer)
+        return {text(r["message_id"]): int(r["times_delivered"]) for r in rows}
+
+    def finish(self, ids: Sequence[str], dead: Iterable[tuple[str, bytes, str]], known_version_key: str) -> Any:
+        """Dead-letter, then XACK, atomically; returns the known map's version read in the same round trip."""
+        pipe = self.client.pipeline(transaction=True)
+        for entry_id, raw, reason in dead:
+            pipe.xadd(self.dead, {EVENT_FIELD: raw, "reason": reason[:500], "id": entry_id, "stream": self.stream},
+                      maxlen=DEAD_MAXLEN, approximate=True)
+        if ids:
+            pipe.xack(self.stream, self.group, *ids)
+        pipe.get(known_version_key)
+        return pipe.execute()[-1]
+
+    def last_delivered(self) -> str:
+        """The group's last-delivered id ('0-0' when the group is new)."""
+        for info in self.client.xinfo_groups(self.stream):
+            if text(info["name"]) == self.group:
+                return text(info["last-delivered-id"])
+        return "0-0"  # pragma: no cover - ensure_group() runs first
+
+
+def group_info(client: Any, stream: str, group: str) -> dict[str, Any]:
+    """pending, lag and last-delivered id of a group ({} when the stream or group is missing)."""
+    try:
+        groups = client.xinfo_groups(stream)
+    except redis.ResponseError:
+        return {}
+    for info in groups:
+        if text(info["name"]) == group:
+            last_delivered = text(info.get("last-delivered-id") or "0-0")
+            lag = info.get("lag")
+            if lag is None:  # Redis cannot tell after deletions: compare with the newest entry
+                newest = client.xrevrange(stream, count=1)
+                lag = int(bool(newest) and order_key(text(newest[0][0])) > order_key(last_delivered))
+            return {"pending": int(info.get("pending") or 0), "lag": int(lag), "last_delivered": last_delivered}
+    return {}
+
+
+def wait_for_entries(client: Any, positions: dict[str, str], block_ms: int) -> bool:
+    """Block until an entry newer than each stream's position arrives (or block_ms passes)."""
+    if not positions:
+        return False
+    return bool(client.xread(positions, count=1, block=block_ms))

@@ -1,0 +1,1 @@
+"""Shared helpers for the projector's tests (factories, stream writers, aggregate snapshots)."""
