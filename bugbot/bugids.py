@@ -7,7 +7,7 @@ import re
 import threading
 from typing import Callable
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Value
 from django.db.models.functions import Greatest
 
@@ -38,11 +38,27 @@ def local_max() -> int:
     return KnownIssue.objects.aggregate(top=Max("bug_number"))["top"] or 0
 
 
+def _ensure(name: str) -> None:
+    try:
+        with transaction.atomic():
+            BugCounter.objects.create(name=name, value=0)
+    except IntegrityError:  # a concurrent first user created it
+        pass
+
+
 def lock(name: str = LOCK) -> None:
     """Serialize this transaction with every other holder of `name` (a row UPDATE: first statement, held to commit)."""
     if not BugCounter.objects.filter(name=name).update(value=F("value") + 1):
-        BugCounter.objects.get_or_create(name=name)
+        _ensure(name)
         BugCounter.objects.filter(name=name).update(value=F("value") + 1)
+
+
+def _raise_to(name: str, value: int) -> None:
+    """Raise a counter to at least `value` (writes first, so SQLite never has to upgrade a read lock)."""
+    with transaction.atomic():
+        if not BugCounter.objects.filter(name=name).update(value=Greatest(F("value"), Value(value))):
+            _ensure(name)
+            BugCounter.objects.filter(name=name).update(value=Greatest(F("value"), Value(value)))
 
 
 def allocate(floor: int = 0) -> int:
@@ -50,11 +66,8 @@ def allocate(floor: int = 0) -> int:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("allocate() must run inside the transaction that records the id")
     floor = max(int(floor), local_max())
-    updated = BugCounter.objects.filter(name=COUNTER).update(value=Greatest(F("value"), Value(floor)) + 1)
-    if not updated:
-        # First allocation ever: create the row; a concurrent creator makes this one fail and retry the update.
-        with transaction.atomic():
-            BugCounter.objects.get_or_create(name=COUNTER, defaults={"value": 0})
+    if not BugCounter.objects.filter(name=COUNTER).update(value=Greatest(F("value"), Value(floor)) + 1):
+        _ensure(COUNTER)
         BugCounter.objects.filter(name=COUNTER).update(value=Greatest(F("value"), Value(floor)) + 1)
     return BugCounter.objects.get(name=COUNTER).value
 
@@ -87,9 +100,7 @@ class RemoteFloor:
                 except Exception as exc:  # the tracker being down must not stop ids being allocated
                     log.warning("bugbot: could not read the highest bug id from the tracker: %s", exc)
                     return None
-                with transaction.atomic():
-                    row, _ = BugCounter.objects.get_or_create(name=REMOTE, defaults={"value": value})
-                    BugCounter.objects.filter(name=REMOTE).update(value=Greatest(F("value"), Value(value)))
+                _raise_to(REMOTE, value)
                 self._value = value
             return self._value
 

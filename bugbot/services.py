@@ -143,7 +143,8 @@ def update(issue: KnownIssue, message: str | None = None, status: str | None = N
     if status is not None and status not in Status.values:
         raise ServiceError(f"unknown status {status[:20]!r}")
     with transaction.atomic():
-        issue = KnownIssue.objects.select_for_update().get(pk=issue.pk)
+        bugids.lock()
+        issue = KnownIssue.objects.get(pk=issue.pk)
         pushed = status is not None and status != issue.status
         if message is not None:
             issue.friendly_message = message
