@@ -51,6 +51,7 @@ TEMPLATES = [
     }
 ]
 STATIC_URL = "/static/"
+LOGIN_URL = "/admin/login/"
 
 if os.environ.get("ERRORTRAIL_TEST_DB") == "postgres":
     DATABASES = {
