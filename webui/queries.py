@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import Callable, Iterable
 
 from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay
@@ -15,6 +15,8 @@ LIST_FIELDS = ("id", "fingerprint", "title", "cls", "error_type", "status", "met
                "users", "first_seen", "last_seen", "state", "release")
 TOP_LIMIT = 10
 NEW_LIMIT = 10
+CANDIDATE_BATCH = 100
+MAX_BATCHES = 2
 
 
 def group_q(filters: Filters, prefix: str = "") -> Q:
@@ -59,13 +61,89 @@ def class_series(window: Window, filters: Filters) -> dict[str, list[int]]:
     return series
 
 
-def top_patterns(window: Window, filters: Filters) -> QuerySet:
-    """(group_id, n) of the groups with events in the window, most first (slice it or hand it to a Paginator)."""
+def aggregate_top(window: Window, filters: Filters) -> QuerySet:
+    """{group_id, n} of every group with events in the window, most first: one aggregate over the hourly rows."""
     qs = ErrorHourly.objects.filter(hour__gte=window.start, hour__lt=window.end)
     narrowing = group_q(filters, "group__")
     if narrowing:
         qs = qs.filter(narrowing)
     return qs.values("group_id").annotate(n=Sum("count")).order_by("-n", "group_id")
+
+
+def range_sums(window: Window, ids: list[int]) -> dict[int, int]:
+    """Each group's events in the window (the (group, hour) unique index answers it)."""
+    rows = ErrorHourly.objects.filter(group_id__in=ids, hour__gte=window.start, hour__lt=window.end)
+    return dict(rows.values("group_id").annotate(n=Sum("count")).order_by().values_list("group_id", "n"))
+
+
+def _kth(exact: dict[int, int], k: int) -> int:
+    """The k-th largest exact count (-1 while there are fewer than k)."""
+    return sorted(exact.values(), reverse=True)[k - 1] if len(exact) >= k else -1
+
+
+def threshold_top(fetch: Callable[[int, int], list[tuple[int, int]]], sums: Callable[[list[int]], dict[int, int]],
+                  need: int, first: int = CANDIDATE_BATCH, batches: int = MAX_BATCHES) -> list[tuple[int, int]] | None:
+    """The `need` largest in-range counts, exactly, reading only the groups that can still make it.
+
+    fetch(offset, n) gives candidates as (group id, all-time count) by count descending; a group's all-time count
+    bounds its count in any range, so once the need-th best exact count beats the next candidate's bound no later
+    one can enter. Returns [(group id, n)] most first (ties by id), or None when `batches` batches (each twice the
+    last) did not settle it: counts that flat are cheaper to aggregate in one statement.
+    """
+    exact: dict[int, int] = {}
+    offset, size = 0, first
+    for round_ in range(batches + 1):
+        batch = fetch(offset, size)
+        if not batch or _kth(exact, need) > batch[0][1]:
+            break
+        if round_ == batches:
+            return None
+        ids = [gid for gid, _ in batch]
+        found = sums(ids)
+        exact.update((gid, found.get(gid, 0)) for gid in ids)
+        if len(batch) < size or _kth(exact, need) > batch[-1][1]:
+            break
+        offset, size = offset + size, size * 2
+    ranked = sorted(((gid, n) for gid, n in exact.items() if n > 0), key=lambda kv: (-kv[1], kv[0]))
+    return ranked[:need]
+
+
+class RangeTop:
+    """Groups with events in a window, most first, as a Paginator's object list.
+
+    A group has events in [start, now] exactly when its last_seen is in it, so counting them is cheap. Hourly windows
+    aggregate their few hourly rows at once; daily ones (up to 30 x 24 rows per group) use threshold_top, and the
+    aggregate when it does not settle quickly.
+    """
+
+    def __init__(self, window: Window, filters: Filters) -> None:
+        self.window = window
+        self.filters = filters
+
+    def _groups(self) -> QuerySet:
+        return ErrorGroup.objects.filter(last_seen__gte=self.window.start).filter(group_q(self.filters))
+
+    def candidates(self, offset: int, n: int) -> list[tuple[int, int]]:
+        """(id, all-time count) of groups seen in the window, by count descending."""
+        return list(self._groups().order_by("-count", "id").values_list("id", "count")[offset:offset + n])
+
+    def count(self) -> int:
+        """How many groups have events in the window."""
+        return self._groups().count()
+
+    def __getitem__(self, key: slice) -> list[dict[str, int]]:
+        start, stop = key.start or 0, key.stop
+        if self.window.step == "hour":
+            return list(aggregate_top(self.window, self.filters)[start:stop])
+        top = threshold_top(self.candidates, lambda ids: range_sums(self.window, ids), stop)
+        if top is None:
+            return list(aggregate_top(self.window, self.filters)[start:stop])
+        return [{"group_id": gid, "n": n} for gid, n in top[start:stop]]
+
+
+def top_patterns(window: Window, filters: Filters, limit: int = TOP_LIMIT) -> list[dict[str, int]]:
+    """{group_id, n} of the `limit` groups with the most events in the window."""
+    return RangeTop(window, filters)[0:limit]
 
 
 def groups(ids: Iterable[int]) -> dict[int, ErrorGroup]:

@@ -52,7 +52,7 @@ def top(request: HttpRequest) -> HttpResponse:
         limit = min(max(int(request.GET.get("limit") or 10), 1), MAX_LIMIT)
     except ValueError:
         limit = 10
-    rows, _ = pattern_rows(win, list(queries.top_patterns(win, f)[:limit]))
+    rows, _ = pattern_rows(win, queries.top_patterns(win, f, limit))
     out = []
     for row in rows:
         g, issue = row["group"], row["known"]

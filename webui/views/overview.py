@@ -61,7 +61,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     """Frequency over time by class, the top patterns of the range, new patterns, pipeline health."""
     f = filters.parse(request.GET, states=STATES)
     win = window_for(f)
-    top = list(queries.top_patterns(win, f)[: queries.TOP_LIMIT])
+    top = queries.top_patterns(win, f)
     new = queries.new_patterns(timezone.now(), f)
     rows, covered = pattern_rows(win, top, extra=new)
     return render(request, "webui/overview.html", {
@@ -77,7 +77,7 @@ def patterns(request: HttpRequest) -> HttpResponse:
     """Every pattern with events in the range, most frequent first, filtered and paginated."""
     f = filters.parse(request.GET, states=STATES)
     win = window_for(f)
-    page = Paginator(queries.top_patterns(win, f), f.per_page).get_page(f.page)
+    page = Paginator(queries.RangeTop(win, f), f.per_page).get_page(f.page)
     rows, _ = pattern_rows(win, list(page.object_list))
     return render(request, "webui/patterns.html", {
         "filters": f, "states": STATE_CHOICES, "classes": charts.class_choices(), "ranges": range_links(f),
