@@ -12,7 +12,7 @@ from django.utils.safestring import SafeString
 from bugbot.render import CLASS_NAMES
 from contracts.events import CLASSES
 
-WIDTH, HEIGHT = 720, 240
+WIDTH, HEIGHT = 960, 260
 LEFT, RIGHT, TOP, BOTTOM = 48, 10, 12, 30
 MAX_X_LABELS = 8
 BAR_FILL = 0.8

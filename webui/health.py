@@ -57,6 +57,11 @@ class Health:
     warnings: list[str] = field(default_factory=list)
 
     @property
+    def filings_open(self) -> dict[str, int]:
+        """Filing states that have known issues in them, other than filed and not filed."""
+        return {k: v for k, v in self.filings.items() if v and k not in ("filed", "none")}
+
+    @property
     def dead_total(self) -> int:
         """Dead letters over every stream."""
         return sum(s.dead for s in self.streams)
