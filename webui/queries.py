@@ -135,7 +135,8 @@ class RangeTop:
         start, stop = key.start or 0, key.stop
         if self.window.step == "hour":
             return list(aggregate_top(self.window, self.filters)[start:stop])
-        top = threshold_top(self.candidates, lambda ids: range_sums(self.window, ids), stop)
+        top = threshold_top(self.candidates, lambda ids: range_sums(self.window, ids), stop, CANDIDATE_BATCH,
+                            MAX_BATCHES)
         if top is None:
             return list(aggregate_top(self.window, self.filters)[start:stop])
         return [{"group_id": gid, "n": n} for gid, n in top[start:stop]]

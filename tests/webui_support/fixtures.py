@@ -61,3 +61,26 @@ def staff_client(client, staff_user):
     """A test client signed in as staff."""
     client.force_login(staff_user)
     return client
+
+
+@pytest.fixture
+def world(webui_env):
+    """A small dashboard world: three patterns projected from events, a known issue, a dead letter."""
+    from types import SimpleNamespace
+
+    from bugbot import services
+    from contracts.names import EVENT_FIELD
+    from projector import conf
+    from projector.models import ErrorGroup
+    from tests.webui_support.factories import event, fingerprint, now_ms, project
+
+    now = now_ms()
+    project(webui_env, [event("crash", ts=now - 1000), event("crash", ts=now - 2000), event("crash", ts=now - 3000),
+                        event("form", cls="csrf", ts=now - 1000, path="/appointments/3/book/"),
+                        event("lost", cls="not_found", ts=now - 5000, path="/pets/999/")])
+    crash = ErrorGroup.objects.get(fingerprint=fingerprint("crash"))
+    issue = services.mark_known(crash.fingerprint, "", "We are on it.")
+    dead_id = webui_env.xadd(conf.names().dead(0), {EVENT_FIELD: b"\xc1", "reason": "undecodable: test",
+                                                     "id": "1-0", "stream": conf.names().errors(0)})
+    return SimpleNamespace(redis=webui_env, crash=crash, issue=issue, dead_key=conf.names().dead(0),
+                           dead_id=dead_id.decode(), groups=list(ErrorGroup.objects.order_by("id")))
