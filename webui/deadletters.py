@@ -137,7 +137,7 @@ def requeue(client: Any, dead_key: str, entry_id: str) -> str:
                 pipe.execute()
                 return REQUEUED
             except redis.WatchError:  # a consumer dead-lettered another entry meanwhile: read again
-                continue
+                pipe.reset()
     return BUSY
 
 
