@@ -78,10 +78,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def save_model(self, request: HttpRequest, obj: KnownIssue, form: Any, change: bool) -> None:
-        """Through bugbot's service: fixed_at set, the status pushed to the tracker, the map republished."""
-        services.update(obj, message=obj.friendly_message, status=obj.status)
-
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 

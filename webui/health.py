@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-import redis
-
 from bugbot import conf as bugbot_conf
 from bugbot import services
 from contracts.names import GROUP_BUGBOT, GROUP_PROJECTOR
@@ -166,10 +164,7 @@ def read_redis(health: Health, client: Any, now_ms: int) -> None:
     pipe.hgetall(names.drops)
     pipe.hgetall(names.capture_stats)
     pipe.hgetall(names.scan_state)
-    replies = pipe.execute(raise_on_error=False)
-    for err in replies:
-        if isinstance(err, (redis.ConnectionError, redis.TimeoutError)):
-            raise err
+    replies = pipe.execute(raise_on_error=False)  # error replies (no such stream) come back as values
     for i, s in enumerate(health.streams):
         length, groups, dead = replies[3 * i: 3 * i + 3]
         s.length = length if isinstance(length, int) else 0

@@ -204,3 +204,12 @@ def test_chart_of_an_empty_site(webui_env, staff_client):
     assert b"No errors match in this range." in response.content
     assert b"No new patterns in the last 24 hours." in response.content
     assert ClassHourly.objects.count() == 0
+
+
+def test_a_group_pruned_between_the_two_queries_is_left_out(webui_env, staff_client, monkeypatch):
+    project(webui_env, [event("a"), event("b")])
+    real = queries.groups
+    monkeypatch.setattr(queries, "groups", lambda ids: {k: v for k, v in real(ids).items()
+                                                        if v.fingerprint != fingerprint("a")})
+    rows = staff_client.get("/errors/").context["rows"]
+    assert [r["group"].fingerprint for r in rows] == [fingerprint("b")]

@@ -157,3 +157,22 @@ def test_a_resolved_pattern_that_recurs_is_unresolved_by_the_projector(crash, st
     staff_client.post(url(crash, "state/"), {"action": "resolve"})
     project(webui_env, [event("crash", ts=now_ms() + HOUR_MS)])
     assert ErrorGroup.objects.get(pk=crash.pk).state == "unresolved"
+
+
+def test_group_state_service_refuses_unknown_states_and_actions(crash):
+    from projector import services as group_services
+
+    with pytest.raises(ValueError):
+        group_services.set_state(crash.pk, "deleted")
+    with pytest.raises(ValueError):
+        group_services.apply_action(crash.pk, "delete")
+
+
+def test_a_fixed_pattern_known_issue_still_shows_on_the_pattern_page(crash, staff_client, webui_env):
+    issue = services.mark_known(("*", "/things/*"), "", "")
+    KnownIssue.objects.filter(pk=issue.pk).update(status="fixed")
+    webui_env.hset(conf.names().known_views, issue.bug_id, "not a number")
+    response = staff_client.get(url(crash))
+    assert response.context["issue"].pk == issue.pk and response.context["views"] == 0
+    services.mark_known(("404", "/elsewhere/*"), "", "")  # an open pattern that does not cover it
+    assert staff_client.get(url(crash)).context["issue"].pk == issue.pk
