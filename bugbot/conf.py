@@ -22,9 +22,9 @@ SCAN_STEPS = (
     "projector.maintenance.resignal_missed",
     "projector.maintenance.prune",
     "projector.maintenance.trim_streams",
-    "bugbot.scan.republish",
     "bugbot.scan.sync_issues",
     "bugbot.scan.retry_filings",
+    "bugbot.scan.republish",
     "bugbot.scan.prune_deliveries",
 )
 
@@ -38,14 +38,14 @@ SETTINGS = (
     Setting("GITHUB_TOKEN", "", "Token allowed to create and edit that repository's issues.", env=("GITHUB_TOKEN",)),
     Setting("GITHUB_API_URL", "https://api.github.com", "GitHub REST API base (https://HOST/api/v3 for Enterprise).",
             env=("GITHUB_API_URL",)),
-    Setting("GITHUB_WEBHOOK_SECRET", "", "Secret of the issues webhook (HMAC-SHA256); unset: every delivery is refused.",
+    Setting("GITHUB_WEBHOOK_SECRET", "", "Secret of the issues webhook (HMAC-SHA256); unset: deliveries are refused.",
             env=("GITHUB_WEBHOOK_SECRET",)),
     Setting("GITHUB_TIMEOUT_S", 15.0, "Timeout of one GitHub request, seconds.", minimum=0.1),
     Setting("GITHUB_READ_RETRIES", 3, "Retries of idempotent GitHub reads (creations are never retried blindly).",
             minimum=0),
     Setting("GITHUB_MAX_WAIT_S", 60.0, "Longest Retry-After / rate-limit reset waited for in place, seconds; "
             "longer waits reschedule the filing.", env=("ERRORTRAIL_GITHUB_MAX_WAIT_S",), minimum=0.0),
-    Setting("GITHUB_THROTTLE", True, "Space GitHub requests as PyGithub does by default (off only for a local stand-in)."),
+    Setting("GITHUB_THROTTLE", True, "Space GitHub requests as PyGithub does by default (off only for a stand-in)."),
     Setting("GH_PATH", "gh", "The gh binary (backend gh).", env=("ERRORTRAIL_GH_PATH",)),
     Setting("SEED_SCAN_MAX_ISSUES", 5000, "Most repository issues scanned for the highest B-NNN title.", minimum=0),
     Setting("BUG_PREFIX", "B", "Prefix of bug ids (B-001): a capital letter, then up to five capitals or digits."),
@@ -70,8 +70,8 @@ SETTINGS = (
     Setting("FILING_BACKOFF_MAX_S", 3600.0, "Longest retry delay, seconds.", minimum=0.0),
     Setting("FILING_LEASE_S", 600.0, "A filing claimed longer ago than this is taken over (its worker died).",
             minimum=0.0),
-    Setting("CONSUMER", "", "Consumer name of run_bugbot (default: host name); keep it stable across restarts.",
-            env=("ERRORTRAIL_BUGBOT_CONSUMER",)),
+    Setting("CONSUMER", "", "Consumer name of run_bugbot (default: host name); stable across restarts, distinct "
+            "per run_bugbot on one host.", env=("ERRORTRAIL_BUGBOT_CONSUMER", "ERRORTRAIL_CONSUMER")),
     Setting("BATCH_COUNT", 10, "Signals read per batch.", minimum=1),
     Setting("BLOCK_MS", 1000, "XREADGROUP block, milliseconds (below the Redis socket timeout).", minimum=1),
     Setting("CLAIM_IDLE_MS", 900_000, "Idle time after which another consumer's pending signal is claimed, ms "
@@ -80,6 +80,9 @@ SETTINGS = (
     Setting("MAX_DELIVERIES", 5, "Deliveries after which a signal goes to the dead letters.", minimum=1),
     Setting("HEARTBEAT_TTL_S", 30, "TTL of the heartbeat key, seconds.", minimum=3),
     Setting("RETRY_EVERY_S", 30.0, "How often run_bugbot retries due filings, seconds.", minimum=0.0),
+    Setting("SIGNALS_MAXLEN", 100_000, "Approximate cap on the signals stream's length (bug.* audit entries).",
+            minimum=1000),
+    Setting("DEAD_MAXLEN", 100_000, "Approximate cap on the signals dead-letter stream's length.", minimum=1000),
     Setting("DELIVERY_RETENTION_DAYS", 30, "Days webhook delivery ids are kept for deduplication.", minimum=1),
 )
 

@@ -9,6 +9,8 @@ from typing import Any
 import redis
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from bugbot import conf
 from contracts import codec
@@ -21,8 +23,10 @@ _lock = threading.Lock()
 
 
 def make_client(url: str) -> redis.Redis:
-    """A Redis client with timeouts above the consumer's XREADGROUP block."""
-    return redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=3, health_check_interval=30)
+    """A Redis client with timeouts above the consumer's XREADGROUP block and no automatic retries."""
+    # redis-py's default retries re-send a blocking XREADGROUP ten times: the loop backs off by itself.
+    return redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=3, health_check_interval=30,
+                                retry=Retry(NoBackoff(), 0))
 
 
 def client() -> Any:
@@ -44,7 +48,8 @@ def reset() -> None:
 def emit(event: Any) -> bool:
     """Append a bug.* event to the signals stream (the audit trail); False, logged, when Redis refuses."""
     try:
-        client().xadd(conf.names().signals, {EVENT_FIELD: codec.encode(event)})
+        client().xadd(conf.names().signals, {EVENT_FIELD: codec.encode(event)}, maxlen=conf.get()["SIGNALS_MAXLEN"],
+                      approximate=True)
         return True
     except (redis.RedisError, OSError, codec.ContractError) as exc:
         log.warning("bugbot: could not record %s: %s", event.TYPE, exc)

@@ -58,6 +58,7 @@ class ConsumerConfig:
     max_failures: int = 3
     heartbeat_ttl_s: int = 30
     tick_every_s: float = 30.0
+    dead_maxlen: int = 100_000
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
 
@@ -277,7 +278,7 @@ class StreamConsumer:
             EVENT_FIELD: raw if isinstance(raw, (bytes, str)) else b"", "reason": reason[:1000],
             "stream": self.cfg.stream, "id": entry_id, "group": self.cfg.group, "consumer": self.cfg.consumer,
             "deliveries": deliveries, "ts": int(time.time() * 1000),
-        })
+        }, maxlen=self.cfg.dead_maxlen, approximate=True)
         pipe.xack(self.cfg.stream, self.cfg.group, entry_id)
         pipe.execute()
         self.stats.dead += 1
@@ -303,7 +304,7 @@ class StreamConsumer:
         pipe = self.client.pipeline(transaction=True)
         pipe.hset(self.cfg.heartbeat_key, mapping={
             "role": self.cfg.role, "consumer": self.cfg.consumer, "pid": os.getpid(), "host": socket.gethostname(),
-            "state": state, "ts": int(time.time() * 1000), "started": self._started_ms,
+            "state": state, "updated_ms": int(time.time() * 1000), "started_ms": self._started_ms,
             "processed": self.stats.processed, "failed": self.stats.failed, "dead": self.stats.dead,
             "claimed": self.stats.claimed, "errors": self.stats.errors, "last_error": self.stats.last_error[:300],
         })

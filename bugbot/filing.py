@@ -28,12 +28,33 @@ LOOKBACK = timedelta(days=1)  # margin for clock skew between this host and the 
 _tracker: tuple[Any, Tracker] | None = None
 
 
+class Unusable:
+    """Stands in for a backend that cannot be built (bad settings): every call fails, nothing else does."""
+
+    remote = True
+
+    def __init__(self, name: str, error: TrackerError) -> None:
+        self.name = name
+        self.error = error
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        def fail(*args: Any, **kwargs: Any) -> Any:
+            raise self.error
+
+        return fail
+
+
 def tracker() -> Tracker:
     """The configured backend (one per process, rebuilt when settings change)."""
     global _tracker
     cfg = conf.get()
     if _tracker is None or _tracker[0] is not cfg:
-        _tracker = (cfg, get_tracker(cfg))
+        try:
+            backend: Any = get_tracker(cfg)
+        except TrackerError as exc:
+            log.error("bugbot: the %s backend is unusable: %s", cfg["BUG_BACKEND"], exc)
+            backend = Unusable(cfg["BUG_BACKEND"], exc)
+        _tracker = (cfg, backend)
     return _tracker[1]
 
 
@@ -82,7 +103,7 @@ def caps_at(now: datetime) -> policy.Caps:
 
 
 def _covering_pattern(wire: Mapping[str, Any]) -> KnownIssue | None:
-    patterns = [i for i in KnownIssue.objects.filter(error_fingerprint="", status=Status.OPEN)]
+    patterns = list(KnownIssue.objects.filter(error_fingerprint="", status=Status.OPEN))
     entries = {i.bug_id: i for i in patterns}
     match = KnownMap(e for e in (i.to_entry() for i in patterns) if e).match(
         str(wire.get("fingerprint")), str(wire.get("error_type")), str(wire.get("path") or "/"))
@@ -91,7 +112,7 @@ def _covering_pattern(wire: Mapping[str, Any]) -> KnownIssue | None:
 
 def record(event: ThresholdCrossed | Mapping[str, Any], by_staff: bool = False,
            backend: Tracker | None = None) -> tuple[KnownIssue | None, str]:
-    """The KnownIssue for a signal (created with its bug id, reopened as a regression, or as it was) and what happened."""
+    """The KnownIssue of a signal (created with its id, reopened on a regression, or as it was) and what happened."""
     wire = payload_of(event)
     fingerprint = wire["fingerprint"]
     floor = 0

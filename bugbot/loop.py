@@ -46,7 +46,7 @@ def build(consumer: str | None = None, **overrides: Any) -> StreamConsumer:
         stream=names.signals, group=GROUP_BUGBOT, consumer=name, dead_stream=names.signals_dead,
         heartbeat_key=names.heartbeat(ROLE, name), role=ROLE, count=cfg["BATCH_COUNT"], block_ms=cfg["BLOCK_MS"],
         claim_idle_ms=cfg["CLAIM_IDLE_MS"], claim_every_s=cfg["CLAIM_EVERY_S"], max_deliveries=cfg["MAX_DELIVERIES"],
-        heartbeat_ttl_s=cfg["HEARTBEAT_TTL_S"], tick_every_s=cfg["RETRY_EVERY_S"],
+        heartbeat_ttl_s=cfg["HEARTBEAT_TTL_S"], tick_every_s=cfg["RETRY_EVERY_S"], dead_maxlen=cfg["DEAD_MAXLEN"],
     )
     for key, value in overrides.items():
         setattr(config, key, value)

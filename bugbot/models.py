@@ -66,7 +66,8 @@ class KnownIssue(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["error_fingerprint"], condition=~Q(error_fingerprint=""), name="bugbot_one_issue_per_fingerprint"
+                fields=["error_fingerprint"], condition=~Q(error_fingerprint=""),
+                name="bugbot_one_issue_per_fingerprint",
             ),
             models.UniqueConstraint(
                 fields=["bug_id"], condition=Q(error_fingerprint=""), name="bugbot_one_pattern_per_bug_id"

@@ -12,7 +12,8 @@ SECRET_WORDS = (
     "cookie", "csrf", "xsrf", "signature", "card", "cvv", "cvc", "iban", "ssn", "private", "credential",
 )
 _WORDS = "|".join(re.escape(w) for w in sorted(SECRET_WORDS, key=len, reverse=True))
-_ASSIGN = re.compile(r"(?i)([\w.-]*(?:" + _WORDS + r")[\w.-]*)(\"?'?\s*[=:]\s*[\"']?)([^\s&\"',;}\]]+)")
+_ASSIGN = re.compile(
+    r"(?i)([\w.-]*(?:" + _WORDS + r")[\w.-]*)(\"?'?[ \t]*[=:][ \t]*[\"']?)(?!\[Filtered\])([^\s&\"',;}\]]+)")
 _BEARER = re.compile(r"(?i)\b(bearer|basic|digest|token|apikey)(\s+|%20|\+)[A-Za-z0-9._~+/=%-]{6,}")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){0,2}")
 _GITHUB_TOKEN = re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b")

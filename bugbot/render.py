@@ -44,6 +44,11 @@ def _code(value: Any, limit: int = 300) -> str:
     return f"{fence}{pad}{line}{pad}{fence}"
 
 
+def _url(link: str) -> str:
+    """A link target that cannot close the markdown link early."""
+    return _plain(link, 1000).replace(")", "%29").replace(" ", "%20")
+
+
 def where(wire: Mapping[str, Any]) -> str:
     """The route pattern with a leading slash, else the path with ids replaced."""
     route = wire.get("route")
@@ -129,7 +134,8 @@ def body(wire: Mapping[str, Any], link: str = "", key: str | None = None) -> str
     if wire.get("csrf_kind"):
         rows.append(("CSRF reason", _code(wire["csrf_kind"], 40)))
     if wire.get("release") or wire.get("environment"):
-        rows.append(("Release", f"{_code(wire.get('release') or '-', 128)} in {_code(wire.get('environment') or '-', 64)}"))
+        release, environment = _code(wire.get("release") or "-", 128), _code(wire.get("environment") or "-", 64)
+        rows.append(("Release", f"{release} in {environment}"))
     lines += ["| | |", "|---|---|", *(f"| {name} | {value.replace('|', chr(92) + '|')} |" for name, value in rows)]
     if wire.get("exc_type"):
         lines += ["", "### Exception", "", _code(f"{wire['exc_type']}: {wire.get('exc_message') or ''}", 800)]
@@ -141,7 +147,7 @@ def body(wire: Mapping[str, Any], link: str = "", key: str | None = None) -> str
     if wire.get("sample_request"):
         lines += ["", "### Sample request (scrubbed)", "", *_fence([_plain(wire["sample_request"], 1024)])]
     if link:
-        lines += ["", f"[See this pattern on the dashboard]({_plain(link, 1000).replace(')', '%29').replace(' ', '%20')})"]
+        lines += ["", f"[See this pattern on the dashboard]({_url(link)})"]
     return finish(lines, key)
 
 
@@ -156,7 +162,7 @@ def pattern_body(error_type: str, glob: str, message: str, link: str = "", key: 
     if message:
         lines += ["", f"Visitors see: {_plain(message, 1000)}"]
     if link:
-        lines += ["", f"[See it on the dashboard]({_plain(link, 1000).replace(')', '%29').replace(' ', '%20')})"]
+        lines += ["", f"[See it on the dashboard]({_url(link)})"]
     return finish(lines, key)
 
 

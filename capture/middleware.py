@@ -14,7 +14,8 @@ from django.http import Http404, HttpRequest, HttpResponseBase
 from django.http.multipartparser import MultiPartParserError
 
 from capture import conf
-from capture.build import Observation, current_exc_info, host_of, observe, to_event
+from capture.build import Observation, host_of, observe, to_event
+from capture.frames import current_exc_info
 from capture.publish import get_publisher
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,9 @@ def internal_error(what: str) -> None:
         pass
 
 
-def observation_for(request: HttpRequest, status: int, csrf_reason: str | None = None, exc_info: Any = None) -> Observation:
+def observation_for(
+    request: HttpRequest, status: int, csrf_reason: str | None = None, exc_info: Any = None
+) -> Observation:
     """The request's observation, made once and shared by the friendly view and the middleware."""
     obs = request.__dict__.get(OBSERVATION_ATTR)
     if obs is not None and obs.status == status:

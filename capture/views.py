@@ -15,7 +15,8 @@ from django.views import defaults
 from django.views import csrf as django_csrf
 
 from capture import conf
-from capture.build import current_exc_info, host_of
+from capture.build import host_of
+from capture.frames import current_exc_info
 from capture.middleware import FRIENDLY_ATTR, internal_error, observation_for
 
 
@@ -119,7 +120,8 @@ def _json(ctx: dict[str, Any]) -> HttpResponse:
 
 def _fallback(status: int, title: str) -> HttpResponse:
     return HttpResponse(
-        f"<!doctype html><title>{escape(title)}</title><h1>{escape(title)}</h1><p><a href=\"/\">Go to the home page</a></p>",
+        f"<!doctype html><title>{escape(title)}</title><h1>{escape(title)}</h1>"
+        '<p><a href="/">Go to the home page</a></p>',
         status=status,
         content_type="text/html; charset=utf-8",
     )
@@ -152,7 +154,9 @@ def _observe(request: HttpRequest, status: int, cfg: Any, csrf_reason: str | Non
         return None
 
 
-def bad_request(request: HttpRequest, exception: Exception | None = None, template_name: str = "400.html") -> HttpResponse:
+def bad_request(
+    request: HttpRequest, exception: Exception | None = None, template_name: str = "400.html"
+) -> HttpResponse:
     """handler400."""
     cfg = conf.safe()
     obs = _observe(request, 400, cfg)
@@ -161,7 +165,9 @@ def bad_request(request: HttpRequest, exception: Exception | None = None, templa
     return render_friendly("bad_request", request, obs, cfg)
 
 
-def permission_denied(request: HttpRequest, exception: Exception | None = None, template_name: str = "403.html") -> HttpResponse:
+def permission_denied(
+    request: HttpRequest, exception: Exception | None = None, template_name: str = "403.html"
+) -> HttpResponse:
     """handler403."""
     cfg = conf.safe()
     obs = _observe(request, 403, cfg)
@@ -170,7 +176,9 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None, 
     return render_friendly("permission_denied", request, obs, cfg)
 
 
-def page_not_found(request: HttpRequest, exception: Exception | None = None, template_name: str = "404.html") -> HttpResponse:
+def page_not_found(
+    request: HttpRequest, exception: Exception | None = None, template_name: str = "404.html"
+) -> HttpResponse:
     """handler404."""
     cfg = conf.safe()
     obs = _observe(request, 404, cfg)

@@ -7,9 +7,8 @@ import pytest
 import redis
 
 from bugbot.consumer import ConsumerConfig, Message, Reject, StreamConsumer, _id
-from contracts import codec
+from contracts import codec, ids
 from contracts.events import BugFiled
-from contracts import ids
 from tests.bugbot_support.factories import fp
 
 STREAM, GROUP, DEAD = "t:signals", "bugbot", "t:signals:dead"

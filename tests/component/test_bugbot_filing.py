@@ -9,17 +9,19 @@ from django.utils import timezone
 
 from bugbot import filing
 from bugbot.models import Filing, KnownIssue
-from contracts import codec, known as known_map
+from bugbot.trackers import TrackerError
+from contracts import codec
+from contracts import known as known_map
 from contracts.names import Names
 from tests.bugbot_support.factories import csrf_signal, error_signal, fp
-from tests.bugbot_support.fixtures import FakeTracker, bugbot_env, down, fake_tracker  # noqa: F401
-from bugbot.trackers import TrackerError
+from tests.bugbot_support.fixtures import bugbot_env, down, fake_tracker  # noqa: F401
 
-pytestmark = pytest.mark.django_db(transaction=True)
+N = Names()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.backends]
 
 
 def audit(redis):
-    return [codec.decode(f[b"e"]) for _, f in redis.xrange("errortrail:signals")]
+    return [codec.decode(f[b"e"]) for _, f in redis.xrange(N.signals)]
 
 
 def test_three_signals_file_one_issue(fake_tracker, bugbot_env):
@@ -31,7 +33,7 @@ def test_three_signals_file_one_issue(fake_tracker, bugbot_env):
     assert issue.bug_id == "B-002"
     assert issue.filing_state == Filing.FILED
     assert fake_tracker.issues[1]["title"] == "B-002: CSRF failure on POST /appointments/<int:pk>/book/"
-    entry = known_map.load(bugbot_env, Names()).exact[issue.error_fingerprint]
+    entry = known_map.load(bugbot_env, N).exact[issue.error_fingerprint]
     assert entry.bug_id == "B-002" and entry.url == "https://github.test/o/r/issues/1"
     assert [e.TYPE for e in audit(bugbot_env)] == ["bug.filed"]
 
@@ -141,7 +143,7 @@ def test_regression_reopens_the_same_issue_once(fake_tracker, bugbot_env):
     assert sync.set_status(1, "fixed") == 1
     issue.refresh_from_db()
     assert issue.status == "fixed" and issue.fixed_at
-    entry = known_map.load(bugbot_env, Names()).exact[issue.error_fingerprint]
+    entry = known_map.load(bugbot_env, N).exact[issue.error_fingerprint]
     assert entry.status == "fixed" and entry.fixed_at == int(issue.fixed_at.timestamp() * 1000)
     assert filing.handle_signal(error_signal(regression=True, count=9)) == "regression:reopened"
     assert filing.handle_signal(error_signal(regression=True, count=10)) == "exists"
@@ -149,7 +151,7 @@ def test_regression_reopens_the_same_issue_once(fake_tracker, bugbot_env):
     assert issue.status == "open" and issue.regression_count == 1 and issue.filing_state == Filing.FILED
     assert fake_tracker.issues[1]["state"] == "open" and len(fake_tracker.issues) == 1
     assert len(fake_tracker.comments[1]) == 1 and "regression 1" in fake_tracker.comments[1][0]
-    assert known_map.load(bugbot_env, Names()).exact[issue.error_fingerprint].status == "open"
+    assert known_map.load(bugbot_env, N).exact[issue.error_fingerprint].status == "open"
     assert audit(bugbot_env)[-1].reopened is True
 
 
@@ -233,7 +235,7 @@ def test_local_backend_links_the_dashboard(bugbot_env):
     issue = KnownIssue.objects.get()
     assert issue.backend == "local" and issue.issue_number is None
     assert issue.github_issue_url == "https://site.test/errors/known/B-001/"
-    entry = known_map.load(bugbot_env, Names()).exact[issue.error_fingerprint]
+    entry = known_map.load(bugbot_env, N).exact[issue.error_fingerprint]
     assert entry.url == "https://site.test/errors/known/B-001/"
 
 
@@ -253,3 +255,29 @@ def test_audit_events_survive_redis_refusing(fake_tracker, monkeypatch, caplog):
     assert filing.handle_signal(csrf_signal()) == "created:filed"
     assert "could not record bug.filed" in caplog.text
     assert "could not publish known issue" in caplog.text
+
+
+def test_local_regression_reopens_without_a_remote(bugbot_env):
+    filing.handle_signal(error_signal())
+    KnownIssue.objects.update(status="fixed", fixed_at=timezone.now())
+    assert filing.handle_signal(error_signal(regression=True)) == "regression:reopened"
+    issue = KnownIssue.objects.get()
+    assert (issue.status, issue.filing_state, str(issue)) == ("open", Filing.FILED, issue.title)
+
+
+def test_allocation_outside_a_transaction_is_refused(bugbot_env):
+    from bugbot import bugids
+    from bugbot.models import BugCounter
+
+    with pytest.raises(RuntimeError):
+        bugids.allocate()
+    bugids.lock("other")
+    assert str(BugCounter.objects.get(name="other")) == "other=1"
+
+
+def test_a_misconfigured_backend_fails_filings_visibly_not_signals(bugbot_env, settings, caplog):
+    settings.ERRORTRAIL = {**settings.ERRORTRAIL, "BUG_BACKEND": "github", "GITHUB_REPO": "", "GITHUB_TOKEN": ""}
+    assert filing.handle_signal(csrf_signal()) == "created:failed"
+    issue = KnownIssue.objects.get()
+    assert issue.filing_state == Filing.FAILED and "GITHUB_REPO" in issue.last_error
+    assert "backend is unusable" in caplog.text

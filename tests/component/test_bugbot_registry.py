@@ -13,7 +13,8 @@ from contracts.names import Names
 from tests.bugbot_support.factories import fp
 from tests.bugbot_support.fixtures import bugbot_env  # noqa: F401
 
-pytestmark = pytest.mark.django_db(transaction=True)
+N = Names()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.backends]
 
 
 def load(redis):
@@ -37,7 +38,7 @@ def test_rolled_back_change_publishes_nothing(bugbot_env):
     with pytest.raises(RuntimeError), transaction.atomic():
         KnownIssue.objects.create(bug_id="B-001", bug_number=1, error_fingerprint=fp(1))
         raise RuntimeError
-    assert bugbot_env.get("errortrail:known:version") is None
+    assert bugbot_env.get(N.known_version) is None
 
 
 def test_key_change_replaces_and_delete_removes(bugbot_env):
@@ -45,16 +46,16 @@ def test_key_change_replaces_and_delete_removes(bugbot_env):
     issue = KnownIssue.objects.get(pk=issue.pk)
     issue.error_fingerprint, issue.error_type, issue.url_glob = "", "csrf", "/book/*"
     issue.save()
-    assert set(bugbot_env.hkeys("errortrail:known")) == {b"pat:B-001"}
+    assert set(bugbot_env.hkeys(N.known)) == {b"pat:B-001"}
     KnownIssue.objects.get(pk=issue.pk).delete()
-    assert bugbot_env.hlen("errortrail:known") == 0
+    assert bugbot_env.hlen(N.known) == 0
 
 
 def test_republish_rebuilds_a_lost_map_and_skips_invalid_rows(bugbot_env, caplog):
     KnownIssue.objects.create(bug_id="B-001", bug_number=1, error_fingerprint=fp(1))
     KnownIssue.objects.create(bug_id="B-002", bug_number=2, error_type="404", url_glob="/old/*")
     KnownIssue.objects.filter(bug_id="B-002").update(github_issue_url="javascript:alert(1)")  # no valid entry
-    bugbot_env.delete("errortrail:known")
+    bugbot_env.delete(N.known)
     assert registry.republish() is not None
     assert set(load(bugbot_env).exact) == {fp(1)} and not load(bugbot_env).patterns
     assert "cannot be published" in caplog.text

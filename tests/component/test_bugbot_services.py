@@ -12,7 +12,8 @@ from contracts.names import Names
 from tests.bugbot_support.factories import csrf_signal, error_signal, fp
 from tests.bugbot_support.fixtures import bugbot_env, down, fake_tracker  # noqa: F401
 
-pytestmark = pytest.mark.django_db(transaction=True)
+N = Names()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.backends]
 
 
 def test_preview_shows_the_exact_title_and_body(fake_tracker):
@@ -74,6 +75,10 @@ def test_mark_known_with_a_bug_id_publishes_at_once(bugbot_env):
     assert (entry.bug_id, entry.message) == ("B-007", "We're on it")
     again = services.mark_known(fp(2), "B-007")  # a second pattern of the same bug
     assert again.bug_id == "B-007" and KnownIssue.objects.count() == 2
+    KnownIssue.objects.filter(pk=issue.pk).update(github_issue_url="https://github.test/o/r/issues/3",
+                                                  issue_number=3, backend="github")
+    third = services.mark_known(fp(5), "B-007")  # takes the issue link the bug already has
+    assert (third.issue_number, third.filing_state) == (3, Filing.FILED)
     assert services.request_filing(csrf_signal(3)).bug_id == "B-008"  # ids continue after what staff used
 
 
@@ -145,6 +150,6 @@ def test_retry_failed_refuses_a_filed_issue(fake_tracker):
 
 def test_republish_known_map(bugbot_env):
     services.mark_known(fp(1), "B-1")
-    bugbot_env.delete("errortrail:known")
+    bugbot_env.delete(N.known)
     assert services.republish_known_map() > 1
     assert fp(1) in known_map.load(bugbot_env, Names()).exact

@@ -19,7 +19,9 @@ from contracts.names import Names
 from tests.bugbot_support.factories import error_signal
 from tests.bugbot_support.fixtures import bugbot_env, down, fake_tracker  # noqa: F401
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.bugbot_support.urls")]
+N = Names()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.backends,
+              pytest.mark.urls("tests.bugbot_support.urls")]
 URL = "/errors/github/webhook/"
 SECRET = "webhook-secret-for-tests"
 
@@ -103,6 +105,9 @@ def test_other_repositories_actions_and_events_change_nothing(hook):
     assert post(hook, payload("closed"), event="push").json()["outcome"] == "ignored"
     body = json.dumps({"action": "closed", "issue": {"number": "1"}}).encode()
     assert post(hook, body).json()["outcome"] == "other-repository"
+    body = json.dumps({"action": "closed", "issue": "1", "repository": {"full_name": "O/R"}}).encode()
+    assert post(hook, body).json()["outcome"] == "no-issue"
+    assert str(ProcessedDelivery.objects.first()) == ProcessedDelivery.objects.first().delivery_id
     assert status() == "open"
 
 
@@ -123,7 +128,7 @@ def test_sync_pulls_states_when_no_webhook_reaches_us(hook, fake_tracker, bugbot
     fake_tracker.issues[1].update(state="closed", state_reason="completed")
     assert sync.sync_from_tracker(fake_tracker) == {"seen": 1, "changed": 1}
     assert status() == "fixed"
-    assert bugbot_env.hget("errortrail:scan", sync.SYNC_FIELD)
+    assert bugbot_env.hget(N.scan_state, sync.SYNC_FIELD)
     fake_tracker.create("B-077: linked by hand", "no marker", [])
     services.mark_known(error_signal(9).fingerprint, "https://github.test/o/r/issues/2")
     fake_tracker.issues[2]["state"] = "closed"

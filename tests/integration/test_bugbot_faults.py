@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from bugbot import bugids, conf, connection as bugbot_connection, filing, loop
+from bugbot import bugids, filing, loop
+from bugbot import connection as bugbot_connection
 from bugbot.models import Filing, KnownIssue
-from contracts import codec, known as known_map
+from contracts import codec
+from contracts import known as known_map
 from contracts.names import Names
 from tests.bugbot_support.factories import csrf_signal, error_signal
 from tests.github_standin.fixtures import github_standin  # noqa: F401

@@ -12,14 +12,18 @@ from django.test import Client
 
 from bugbot import filing, loop, services
 from bugbot.models import Filing, KnownIssue
-from contracts import codec, known as known_map
+from bugbot.trackers import TrackerError
+from contracts import codec
+from contracts import known as known_map
 from contracts.names import Names
 from tests.bugbot_support.factories import csrf_signal, error_signal
 from tests.bugbot_support.fixtures import bugbot_env  # noqa: F401
 from tests.github_standin import webhook
 from tests.github_standin.fixtures import github_standin  # noqa: F401
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.backends, pytest.mark.urls("tests.bugbot_support.urls")]
+N = Names()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.backends,
+              pytest.mark.urls("tests.bugbot_support.urls")]
 SECRET = "standin-webhook-secret"
 
 
@@ -190,13 +194,13 @@ def test_mark_known_by_issue_url_reads_the_bug_id(backend):
 
 def test_caps_hold_a_burst_of_100_new_patterns(backend, bugbot_env):
     for n in range(100):
-        bugbot_env.xadd("errortrail:signals", {"e": codec.encode(error_signal(f"burst-{n}"))})
+        bugbot_env.xadd(N.signals, {"e": codec.encode(error_signal(f"burst-{n}"))})
     consumer = loop.build("burst", block_ms=10)
     consumer.run(until_idle=True)
     assert backend.creates == 5
     assert KnownIssue.objects.filter(filing_state=Filing.FILED).count() == 5
     assert KnownIssue.objects.filter(filing_state=Filing.HELD).count() == 95
-    assert bugbot_env.xpending("errortrail:signals", "bugbot")["pending"] == 0
+    assert bugbot_env.xpending(N.signals, "bugbot")["pending"] == 0
     entries = known_map.load(bugbot_env, Names())
     assert len(entries) == 100  # held ones are known too: users see "we're aware"
     assert filing.retry_due() == {}
@@ -209,11 +213,13 @@ SECRETS = ("hunter2-password", "sk_live_abcdefgh12345678", "4111 1111 1111 1111"
 
 def test_planted_secrets_never_reach_any_issue(backend):
     plants = [
-        error_signal("s1", exc_message=f"password={SECRETS[0]} key={SECRETS[1]} card {SECRETS[2]}",
-                     sample_request=f"POST /pay/ Cookie: {SECRETS[6]}; {SECRETS[8]} Authorization: Bearer {SECRETS[5]}",
-                     frames=[{"module": "shop.views", "function": "pay", "context": f"charge('{SECRETS[2]}')",
-                              "vars": {"card": SECRETS[2], "email": SECRETS[3]}}], culprit="shop.views:pay"),
-        csrf_signal("s2", path=f"/u/{SECRETS[3]}/", route=None, sample_request=f"GET /x/?token={SECRETS[7]} from {SECRETS[4]}"),
+        error_signal(
+            "s1", exc_message=f"password={SECRETS[0]} key={SECRETS[1]} card {SECRETS[2]}",
+            sample_request=f"POST /pay/ Cookie: {SECRETS[6]}; {SECRETS[8]} Authorization: Bearer {SECRETS[5]}",
+            frames=[{"module": "shop.views", "function": "pay", "context": f"charge('{SECRETS[2]}')",
+                     "vars": {"card": SECRETS[2], "email": SECRETS[3]}}], culprit="shop.views:pay"),
+        csrf_signal("s2", path=f"/u/{SECRETS[3]}/", route=None,
+                    sample_request=f"GET /x/?token={SECRETS[7]} from {SECRETS[4]}"),
         error_signal("s3", exc_type="ValueError", exc_message=f"user {SECRETS[3]} at {SECRETS[4]} sent {SECRETS[5]}"),
     ]
     for event in plants:
@@ -255,3 +261,27 @@ def test_gh_never_puts_the_token_on_its_command_line(gh_only, monkeypatch):
         "github.com")
     enterprise = gh.gh_environment({"GITHUB_API_URL": "https://ghe.example/api/v3", "GITHUB_TOKEN": "t"})
     assert (enterprise["GH_HOST"], enterprise["GH_ENTERPRISE_TOKEN"]) == ("ghe.example", "t")
+
+
+@pytest.fixture
+def pygithub_only(backend, settings):
+    if settings.ERRORTRAIL["BUG_BACKEND"] != "github":
+        pytest.skip("PyGithub backend only")
+    return backend
+
+
+def test_reads_are_retried_writes_are_not(pygithub_only):
+    pygithub_only.fail(502, times=1, method="GET", path="/repos/*/*/issues")
+    assert filing.tracker().find_existing("<!-- none -->", "none", None, search=False) is None
+    assert [r.status for r in pygithub_only.requests_to("GET", "/repos/*/*/issues")] == [502, 200]
+    pygithub_only.fail(502, times=1, method="POST", path="/repos/*/*/issues")
+    with pytest.raises(TrackerError):
+        filing.tracker().create("t", "b", [])
+    assert [r.status for r in pygithub_only.requests_to("POST", "/repos/*/*/issues")] == [502]
+
+
+def test_a_read_asked_to_wait_past_the_cap_is_not_slept(pygithub_only):
+    pygithub_only.secondary_rate_limit(retry_after=3600, method="GET", path="/repos/*/*/issues")
+    with pytest.raises(TrackerError) as err:
+        filing.tracker().find_existing("<!-- none -->", "none", None, search=False)
+    assert (err.value.kind, err.value.wait_s) == ("rate_limited", 3600.0)

@@ -32,6 +32,12 @@ def test_text_keeps(kept):
     assert redact.text(kept) == kept
 
 
+def test_already_filtered_values_stay_as_they_are():
+    once = redact.text('{"card":"[Filtered]","password": "[Filtered]"} token=[Filtered]')
+    assert once == '{"card":"[Filtered]","password": "[Filtered]"} token=[Filtered]' == redact.text(once)
+    assert redact.text("password:\nnext line") == "password:\nnext line"  # never across lines
+
+
 def test_text_caps_and_strips_control_characters():
     assert redact.text("a\x00b\x1bc") == "abc"
     assert redact.text("x" * 50, 10) == "x" * 10 + "…"

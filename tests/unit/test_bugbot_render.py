@@ -68,7 +68,8 @@ def test_user_text_cannot_forge_a_marker_break_code_or_ping_people():
 def test_secrets_and_personal_data_never_reach_the_text():
     planted = error_signal(
         exc_message="password=hunter2 token=abc123def for alice@example.com from 203.0.113.9",
-        sample_request="GET /x/?api_key=sk_live_abcdefgh12345678 Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig",
+        sample_request="GET /x/?api_key=sk_live_abcdefgh12345678 "
+                       "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig",
         frames=[{"module": "m", "function": "f", "context": "charge('4111 1111 1111 1111')", "vars": {"pw": "x"}}],
         culprit="m:f",
     )

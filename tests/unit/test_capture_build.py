@@ -7,8 +7,10 @@ import sys
 import pytest
 from django.test import RequestFactory
 
-from capture import build, conf
-from capture.build import exception_details, host_of, observe, request_data, scrubber, to_event
+from capture import conf
+from capture import frames as frames_module
+from capture.build import host_of, observe, request_data, scrubber, to_event
+from capture.frames import exception_details
 from contracts import codec
 
 RF = RequestFactory()
@@ -52,7 +54,7 @@ def test_frame_variables_that_cannot_be_read(monkeypatch):
     def broken(*args):
         raise RuntimeError("filter failed")
 
-    monkeypatch.setattr(build._FILTER, "get_traceback_frame_variables", broken)
+    monkeypatch.setattr(frames_module._FILTER, "get_traceback_frame_variables", broken)
     _, _, _, frames = exception_details(_exc(_crash_with_odd_locals), None, cfg(), scrubber(cfg()))
     assert frames[-1]["vars"] == {"[error]": "variables unavailable"}
 
@@ -125,7 +127,7 @@ def test_a_user_that_cannot_be_read_is_left_out():
 
 
 def test_no_exception_is_being_handled():
-    assert build.current_exc_info() is None
+    assert frames_module.current_exc_info() is None
 
 
 @pytest.mark.parametrize("remote", ["", "10.0.0.1"])

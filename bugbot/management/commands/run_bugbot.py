@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.management.base import BaseCommand
@@ -17,8 +18,11 @@ class Command(BaseCommand):
         parser.add_argument("--until-idle", action="store_true", help="Exit once the signals stream is drained.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not logging.getLogger().handlers:
+            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         consumer = loop.build(options.get("consumer"))
         loop.install_signal_handlers(consumer)
-        code = consumer.run(until_idle=options["until_idle"])
-        if code:
-            raise SystemExit(code)
+        consumer.run(until_idle=options["until_idle"])
+        stats = consumer.stats
+        self.stdout.write(f"run_bugbot {consumer.cfg.consumer}: {stats.processed} signals handled, {stats.dead} "
+                          f"dead-lettered")
