@@ -113,10 +113,11 @@ SEED = [
         culprit, frames, release, environment, known_bug, weight)
     SELECT lpad(s::text, 20, '0'), s || '-0', g, encode(sha256(g::text::bytea), 'hex'),
         now() - random() * interval '30 days', '500', 500, 'app_error', 'GET', 'https://site.test/things/' || g || '/',
-        '/things/' || g || '/', 'things/<int:pk>/', 'site.test', (s % 997)::text, 'user' || (s % 997), '', 
+        '/things/' || g || '/', 'things/<int:pk>/', 'site.test', (s % 997)::text, 'user' || (s % 997), '',
         '{{"query": {{"q": "x"}}, "headers": {{"User-Agent": "Mozilla/5.0 (bench)", "Accept": "text/html"}}}}',
         '', 'KeyError', '''total''', 'app.views:view',
-        '[{{"module": "app.views", "function": "view", "filename": "app/views.py", "lineno": 10, "context": "x = d[''k'']"}}]',
+        '[{{"module": "app.views", "function": "view", "filename": "app/views.py", "lineno": 10,
+           "context": "x = d[''k'']"}}]',
         'r1', 'bench', '', 1
     FROM (SELECT s, 1 + floor({GROUPS} * power(random(), 3))::int AS g FROM generate_series(1, {LOGS}) AS s) AS t""",
     "VACUUM ANALYZE",
@@ -129,7 +130,8 @@ def seed() -> dict[str, float]:
 
     from projector.models import ClassHourly, ErrorGroup, ErrorHourly, ErrorLog
 
-    tables = {f"projector_{m.__name__.lower()}": m._meta.db_table for m in (ErrorGroup, ErrorHourly, ClassHourly, ErrorLog)}
+    models = (ErrorGroup, ErrorHourly, ClassHourly, ErrorLog)
+    tables = {f"projector_{m.__name__.lower()}": m._meta.db_table for m in models}
     timings = {}
     for i, sql in enumerate(SEED):
         for plain, real in tables.items():

@@ -21,5 +21,6 @@ def group_row(group: ErrorGroup, signal_id: str) -> dict[str, Any]:
 
 def event_for(group: ErrorGroup) -> ThresholdCrossed:
     """A fresh threshold.crossed for the group with its latest sample request (bugbot dedups by fingerprint)."""
-    sample = ErrorLog.objects.filter(group_id=group.id).order_by("-timestamp").values("event_id", "request_data").first()
+    latest = ErrorLog.objects.filter(group_id=group.id).order_by("-timestamp")
+    sample = latest.values("event_id", "request_data").first()
     return handlers.signal_event(group_row(group, ids.new_id()), conf.get()["THRESHOLD"], sample)

@@ -148,7 +148,8 @@ def scan_state(raw: Any) -> dict[str, Any]:
         out["steps"] = len(results)
         for step, result in results.items():
             if isinstance(result, dict) and ("error" in result or "missing" in result):
-                out["problems"].append({"step": str(step), "error": str(result.get("error") or result.get("missing"))[:300]})
+                error = str(result.get("error") or result.get("missing"))[:300]
+                out["problems"].append({"step": str(step), "error": error})
     return out
 
 

@@ -48,7 +48,8 @@ def covering(groups: Iterable[ErrorGroup], patterns: Coverage | None = None) -> 
     groups = list(groups)
     if not groups:
         return {}
-    exact = {i.error_fingerprint: i for i in KnownIssue.objects.filter(error_fingerprint__in=[g.fingerprint for g in groups])}
+    rows = KnownIssue.objects.filter(error_fingerprint__in=[g.fingerprint for g in groups])
+    exact = {issue.error_fingerprint: issue for issue in rows}
     patterns = patterns or coverage()
     out = {}
     for group in groups:

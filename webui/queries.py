@@ -31,7 +31,8 @@ def group_q(filters: Filters, prefix: str = "") -> Q:
     if filters.release:
         q &= Q(**{f"{prefix}release": filters.release})
     if filters.q:
-        q &= Q(**{f"{prefix}title__icontains": filters.q}) | Q(**{f"{prefix}fingerprint__startswith": filters.q.lower()})
+        q &= (Q(**{f"{prefix}title__icontains": filters.q})
+              | Q(**{f"{prefix}fingerprint__startswith": filters.q.lower()}))
     return q
 
 

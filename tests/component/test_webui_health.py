@@ -36,7 +36,8 @@ def busy(webui_env, settings):
     webui_env.hset(names.drops, mapping={"spool_full": 3, "encode": "junk"})
     webui_env.hset(names.capture_stats, mapping={"spooled": 5, "flushed": 5})
     webui_env.hset(names.scan_state, mapping={"bugbot:last_run_ms": now_ms() - 60_000, "bugbot:last_result": json.dumps(
-        {"bugbot.scan.republish": {"result": {"version": 3}}, "projector.maintenance.prune": {"error": "OperationalError: db"},
+        {"bugbot.scan.republish": {"result": {"version": 3}},
+         "projector.maintenance.prune": {"error": "OperationalError: db"},
          "projector.maintenance.trim_streams": {"missing": "No module named projector.maintenance"}})})
     issue = services.mark_known(fingerprint("held"), "", "")
     KnownIssue.objects.filter(pk=issue.pk).update(filing_state=Filing.HELD)

@@ -50,7 +50,8 @@ def test_known_list_shows_state_filing_and_page_views(issues, staff_client):
 
 @pytest.mark.parametrize("query, which", [
     ("state=fixed", [0]), ("state=open", [1, 2]), ("filing=failed", [1]), ("cls=csrf", [0]),
-    ("release=9.9", [1]), ("route=/api/", [2]), ("route=appointments", [0]), ("q=invoice", [1]), ("q=nothing-like-it", []),
+    ("release=9.9", [1]), ("route=/api/", [2]), ("route=appointments", [0]), ("q=invoice", [1]),
+    ("q=nothing-like-it", []),
 ])
 def test_known_list_filters(issues, staff_client, query, which):
     response = staff_client.get("/errors/known/?" + query)

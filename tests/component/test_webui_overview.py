@@ -191,7 +191,8 @@ def test_query_counts_stay_bounded_however_many_patterns(webui_env, staff_client
     services.mark_known(("404", "/things/*"), "", "")
     group = ErrorGroup.objects.order_by("id").first()
     for url, most in [("/errors/", 14), ("/errors/?range=30d", 16), ("/errors/patterns/?range=7d", 14),
-                      (f"/errors/patterns/{group.fingerprint}/", 10), (f"/errors/patterns/{group.fingerprint}/file/", 12),
+                      (f"/errors/patterns/{group.fingerprint}/", 10),
+                      (f"/errors/patterns/{group.fingerprint}/file/", 12),
                       ("/errors/known/", 6), ("/errors/api/top/?range=30d&limit=100", 14)]:
         with django_assert_max_num_queries(most):
             assert staff_client.get(url).status_code == 200, url
