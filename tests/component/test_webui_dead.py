@@ -150,3 +150,18 @@ def test_the_scan_is_bounded_and_says_so(dead, webui_env):
     assert len(letters) == 2 and cut
     letters, cut = deadletters.read(webui_env, Filters(), None, limit=10)
     assert len(letters) == 3 and not cut
+
+
+def test_sharded_streams_each_have_their_dead_letters_and_health_row(webui_env, settings, staff_client):
+    from webui import health
+
+    settings.ERRORTRAIL = {**settings.ERRORTRAIL, "SHARDS": 2}
+    names = conf.names()
+    assert names.dead(1) != names.dead(0)
+    entry = webui_env.xadd(names.dead(1), {EVENT_FIELD: codec.encode(event("s1")), "reason": "r"}).decode()
+    assert [s.label for s in health.read().streams] == ["errors shard 0", "errors shard 1", "signals"]
+    response = staff_client.get("/errors/dead/")
+    assert [d.dead_key for d in listed(response)] == [names.dead(1)]
+    assert b"errors shard 1" in response.content
+    staff_client.post("/errors/dead/requeue/", {"dead_key": names.dead(1), "entry_id": entry})
+    assert webui_env.xlen(names.errors(1)) == 1 and webui_env.xlen(names.errors(0)) == 0
