@@ -134,6 +134,8 @@ class RangeTop:
 
     def __getitem__(self, key: slice) -> list[dict[str, int]]:
         start, stop = key.start or 0, key.stop
+        if stop <= start:
+            return []
         if self.window.step == "hour":
             return list(aggregate_top(self.window, self.filters)[start:stop])
         top = threshold_top(self.candidates, lambda ids: range_sums(self.window, ids), stop, CANDIDATE_BATCH,

@@ -162,6 +162,7 @@ def test_range_top_equals_the_plain_aggregate(webui_env, monkeypatch, batch, bat
         expected = [(r["group_id"], r["n"]) for r in queries.aggregate_top(win, f)]
         top = queries.RangeTop(win, f)
         assert top.count() == len(expected), key
+        assert top[3:3] == []
         for start in (0, 7, 20):
             assert [(r["group_id"], r["n"]) for r in top[start:start + 7]] == expected[start:start + 7], key
 
