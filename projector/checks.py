@@ -6,13 +6,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
-from django.db import connections
 
 from contracts.config import ConfigError
 from projector import conf
 
 ROUTER = "projector.router.ProjectorRouter"
-VENDORS = ("postgresql", "sqlite")
+VENDORS = ("postgresql", "postgis", "sqlite", "spatialite")
 
 
 @register(Tags.compatibility)
@@ -38,7 +37,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
     if alias != "default" and ROUTER not in (getattr(settings, "DATABASE_ROUTERS", None) or []):
         out.append(Warning(f"The projection tables live in {alias!r} but {ROUTER} is not in DATABASE_ROUTERS.",
                            hint=f"Add {ROUTER!r} to DATABASE_ROUTERS.", id="projector.W004"))
-    if connections[alias].vendor not in VENDORS:
-        out.append(Error(f"The projector supports PostgreSQL and SQLite, not {connections[alias].vendor}.",
+    engine = settings.DATABASES[alias].get("ENGINE", "")
+    if not any(vendor in engine for vendor in VENDORS):
+        out.append(Error(f"The projector supports PostgreSQL and SQLite, not {engine}.",
                          hint="Point ERRORTRAIL['DATABASE'] at a PostgreSQL (or SQLite) alias.", id="projector.E005"))
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import os
@@ -25,6 +26,7 @@ from projector import conf
 from projector.announce import announce
 from projector.handlers import Rules, order_key
 from projector.lease import Lease
+from projector.prefetch import Prefetcher
 from projector.store import Fenced, Store
 from projector.stream import Reader, ensure_group, group_info, parse_entries, text, wait_for_entries
 
@@ -71,6 +73,13 @@ class Shard:
     pending_after: str | None = None
     claim_due: float = 0.0
     idle: bool = False
+    prefetcher: Prefetcher | None = None
+
+    def stop_prefetching(self) -> None:
+        """Stop the read-ahead thread (what it read stays pending under this consumer)."""
+        if self.prefetcher is not None:
+            self.prefetcher.stop()
+            self.prefetcher = None
 
 
 @dataclass
@@ -84,6 +93,14 @@ class Stats:
     signals: int = 0
     last_batch_ms: float = 0.0
     figures: dict = field(default_factory=dict)
+
+
+def tune_gc() -> None:
+    """For a long-running consumer: fewer generation-0 collections (decoding allocates many small containers)
+    and the startup objects (Django, modules) moved out of the collector's way."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def default_consumer() -> str:
@@ -112,6 +129,7 @@ class Projector:
         self.unsent: set[int] = set()
         self.stopping = False
         self._wake = threading.Event()
+        self._ready = threading.Event()
         self._batches_seen = 0
         point, _, nth = os.environ.get(CRASH_ENV, "").partition(":")
         self._crash = (point, int(nth or 1)) if point else None
@@ -145,6 +163,7 @@ class Projector:
                         lease_due = now + self.cfg["PROJECTOR_LEASE_TTL_S"] / 3
                     if self.unsent:
                         self.flush_signals()
+                    self._ready.clear()
                     worked = False
                     for shard in list(self.held.values()):
                         if self.stopping:
@@ -160,18 +179,30 @@ class Projector:
                     log.warning("projector: %s: %s; retrying in %.1fs", type(exc).__name__, exc, delay)
                     self._recover()
                     self.sleep(delay)
+                except redis.ResponseError as exc:
+                    if "NOGROUP" not in str(exc):
+                        raise
+                    log.warning("projector: a stream or its group vanished (%s); taking the shards again", exc)
+                    for shard in list(self.held.values()):
+                        shard.lease.release()
+                        self.drop(shard, "stream or group deleted")
+                    self.sleep(backoff.next())
         finally:
             self.shutdown()
         return 0
 
     def _recover(self) -> None:
-        connections[self.store.alias].close()
+        db = connections[self.store.alias]
+        if db.connection is not None and not db.in_atomic_block and not db.is_usable():
+            db.close()  # reconnect on next use (a test's own transaction is left alone)
         for shard in self.held.values():
+            shard.stop_prefetching()
             shard.pending_after = "0-0"  # re-read what was read but not committed
 
     def shutdown(self) -> None:
         """Give the leases up (a standby takes over at once) and remove the heartbeat."""
         for shard in list(self.held.values()):
+            shard.stop_prefetching()
             try:
                 shard.lease.release()
             except TRANSIENT:
@@ -181,6 +212,9 @@ class Projector:
             self.client.delete(self.names.heartbeat("projector", self.consumer))
         except TRANSIENT:
             pass
+        db = connections[self.store.alias]
+        if not db.in_atomic_block:
+            db.close()
 
     # -- leases -----------------------------------------------------------------------------------
 
@@ -229,6 +263,7 @@ class Projector:
     def drop(self, shard: Shard, reason: str) -> None:
         """Forget a shard (its lease is gone or given up)."""
         log.warning("projector %s lets shard %d go: %s", self.consumer, shard.index, reason)
+        shard.stop_prefetching()
         shard.lease.token = ""
         self.held.pop(shard.index, None)
 
@@ -262,6 +297,8 @@ class Projector:
             shard.pending_after = entries[-1][0]
             self.handle(shard, entries, reader.deliveries(entries[0][0], entries[-1][0], len(entries)))
             return True
+        if self.cfg["PROJECTOR_PREFETCH"]:
+            return self._step_prefetched(shard, count)
         reply = reader.read_new(shard.lease.token, shard.lease.key, count)
         if reply is None:
             self.drop(shard, "lease lost")
@@ -274,7 +311,27 @@ class Projector:
         self.handle(shard, reply, None)
         return True
 
-    def handle(self, shard: Shard, entries: list, deliveries: dict[str, int] | None) -> None:
+    def _step_prefetched(self, shard: Shard, count: int) -> bool:
+        if shard.prefetcher is None:
+            shard.prefetcher = Prefetcher(shard.reader, shard.lease, count, self.cfg["PROJECTOR_BLOCK_MS"],
+                                          decode_fields, self._ready).start()
+        batch = shard.prefetcher.get()
+        if batch is None:
+            return False
+        if batch.error is not None:
+            raise batch.error
+        if batch.lost:
+            self.drop(shard, "lease lost")
+            return False
+        if batch.tail is not None:
+            shard.tail, shard.idle = batch.tail, True
+            return False
+        shard.idle = False
+        self.handle(shard, batch.entries, None, batch.decoded)
+        return True
+
+    def handle(self, shard: Shard, entries: list, deliveries: dict[str, int] | None,
+               decoded: list | None = None) -> None:
         """Decode, apply in one transaction, then dead-letter and XACK together, then publish signals."""
         started = time.perf_counter()
         limit = self.cfg["PROJECTOR_MAX_DELIVERIES"]
@@ -282,25 +339,24 @@ class Projector:
         newest = last
         fresh: list[tuple[str, ErrorObserved]] = []
         dead: list[tuple[str, bytes, str]] = []
-        ids = []
-        for entry_id, fields in entries:
-            ids.append(entry_id)
-            key = order_key(entry_id)
-            raw = fields.get(FIELD_KEYS[0], fields.get(FIELD_KEYS[1]))
-            try:
-                event = decode(raw)
-            except codec.ContractError as exc:
-                dead.append((entry_id, raw or b"", str(exc)))
+        ids = [entry_id for entry_id, _ in entries]
+        all_new = bool(entries) and order_key(ids[0]) > last  # ids ascend: one comparison decides for the batch
+        if decoded is None:
+            decoded = [decode_fields(fields) for _, fields in entries]
+        for (entry_id, fields), event in zip(entries, decoded):
+            if isinstance(event, codec.ContractError):
+                dead.append((entry_id, raw_event(fields) or b"", str(event)))
                 continue
-            if key <= last:
+            if not all_new and order_key(entry_id) <= last:
                 self.stats.skipped += 1
                 continue
-            newest = max(newest, key)
             times = deliveries.get(entry_id, 0) if deliveries else 0
             if times > limit:
-                dead.append((entry_id, raw, f"delivered {times} times (limit {limit})"))
+                dead.append((entry_id, raw_event(fields), f"delivered {times} times (limit {limit})"))
                 continue
             fresh.append((entry_id, event))
+        if fresh:
+            newest = order_key(fresh[-1][0])
         self.crash_point("read")
         signalled: list[int] = []
         if fresh:
@@ -315,8 +371,8 @@ class Projector:
                 self.drop(shard, "checkpoint fenced")
                 return
             except BAD_DATA as exc:
-                log.error("shard %d: batch refused by the database (%s); applying entries one by one", shard.index, exc)
-                signalled = self.isolate(shard, fresh, dead)
+                log.warning("shard %d: batch refused by the database (%s); retrying it in safe mode", shard.index, exc)
+                signalled = self.retry_safely(shard, fresh, newest, dead)
         self.crash_point("commit")
         version = shard.reader.finish(ids, dead, self.names.known_version)
         if known_map.parse_version(version) != self.known.version:
@@ -330,6 +386,18 @@ class Projector:
             self.unsent.update(signalled)
             self.flush_signals()
 
+    def retry_safely(self, shard: Shard, fresh: list, newest: tuple[int, int], dead: list) -> list[int]:
+        """The batch again with per-row conflict handling; if still refused, one entry per transaction."""
+        try:
+            plan = self.store.apply(shard.stream, shard.epoch, shard.last, newest, fresh, self.known, self.rules,
+                                    safe=True)
+        except BAD_DATA as exc:
+            log.error("shard %d: batch refused again (%s); applying entries one by one", shard.index, exc)
+            return self.isolate(shard, fresh, dead)
+        shard.last = newest
+        self.stats.events += plan.events
+        return [g.group_id for g in plan.signals]
+
     def isolate(self, shard: Shard, fresh: list, dead: list) -> list[int]:
         """Apply entries one per transaction; the ones the database refuses go to the dead letters."""
         signalled = []
@@ -337,7 +405,7 @@ class Projector:
             key = order_key(entry_id)
             try:
                 plan = self.store.apply(shard.stream, shard.epoch, shard.last, key, [(entry_id, event)],
-                                        self.known, self.rules)
+                                        self.known, self.rules, safe=True)
             except BAD_DATA as exc:
                 dead.append((entry_id, codec.encode(event), f"database refused it: {exc}"[:500]))
                 continue
@@ -375,6 +443,9 @@ class Projector:
             self.sleep(max(0.0, min(left_ms / 1000, 0.5)))
             return
         block = max(1, min(self.cfg["PROJECTOR_BLOCK_MS"], left_ms))
+        if self.cfg["PROJECTOR_PREFETCH"]:
+            self._ready.wait(block / 1000)
+            return
         wait_for_entries(self.client, {s.stream: s.tail for s in self.held.values()}, block)
 
     def drained(self) -> bool:
@@ -416,6 +487,19 @@ class Projector:
         pipe.pexpire(key, int(self.cfg["PROJECTOR_HEARTBEAT_S"] * 3000))
         pipe.execute()
         s.figures = mapping
+
+
+def raw_event(fields: dict) -> Any:
+    """An entry's event bytes (None when missing)."""
+    return fields.get(FIELD_KEYS[0]) or fields.get(FIELD_KEYS[1])
+
+
+def decode_fields(fields: dict) -> ErrorObserved | codec.ContractError:
+    """An entry's event, or the ContractError saying why it has none (never raises)."""
+    try:
+        return decode(raw_event(fields))
+    except codec.ContractError as exc:
+        return exc
 
 
 def decode(raw: Any) -> ErrorObserved:

@@ -39,17 +39,20 @@ class ErrorGroup(models.Model):
     last_event_id = models.CharField(max_length=20, blank=True, default="")
     state = models.CharField(max_length=12, choices=STATES, default=UNRESOLVED)
     state_changed_at = models.DateTimeField(null=True, blank=True)
-    threshold_crossed_at = models.DateTimeField(null=True, blank=True, help_text="Event time the count reached the threshold.")
+    threshold_crossed_at = models.DateTimeField(null=True, blank=True,
+                                                help_text="Event time the count reached the threshold.")
     regressed_at = models.DateTimeField(null=True, blank=True, help_text="Event time of the latest regression.")
     # Signal bookkeeping: decided in the batch's transaction, published after commit, then marked sent.
-    signal_id = models.CharField(max_length=20, blank=True, default="", help_text="Id of the latest threshold.crossed decided.")
+    signal_id = models.CharField(max_length=20, blank=True, default="",
+                                 help_text="Id of the latest threshold.crossed decided.")
     signal_regression = models.BooleanField(default=False)
     signal_pending = models.BooleanField(default=False, help_text="Decided and committed, not yet published.")
     signalled_at = models.DateTimeField(null=True, blank=True, help_text="When the latest signal was published.")
     # Owned by the projector and derived from event times only, so replay reproduces them.
     sample_minute = models.BigIntegerField(default=-1, help_text="Epoch minute of the latest stored sample.")
     sample_count = models.IntegerField(default=0, help_text="Samples stored in sample_minute.")
-    fixed_at_seen = models.BigIntegerField(default=0, help_text="fixed_at (ms) of the known entry after_fix_count counts from.")
+    fixed_at_seen = models.BigIntegerField(default=0,
+                                           help_text="fixed_at (ms) of the known entry after_fix_count counts from.")
     after_fix_count = models.BigIntegerField(default=0)
 
     class Meta:
@@ -69,7 +72,8 @@ class ErrorLog(models.Model):
 
     event_id = models.CharField(max_length=20)
     stream_id = models.CharField(max_length=41, help_text="The stream entry it came from.")
-    group = models.ForeignKey(ErrorGroup, on_delete=models.CASCADE, related_name="samples", db_index=False, db_constraint=False)
+    group = models.ForeignKey(ErrorGroup, on_delete=models.CASCADE, related_name="samples", db_index=False,
+                              db_constraint=False)
     fingerprint = models.CharField(max_length=64)
     timestamp = models.DateTimeField()
     error_type = models.CharField(max_length=32)
@@ -114,7 +118,8 @@ class ErrorLog(models.Model):
 class ErrorHourly(models.Model):
     """Occurrences of one group in one hour (charts, and top groups over a time range)."""
 
-    group = models.ForeignKey(ErrorGroup, on_delete=models.CASCADE, related_name="hours", db_index=False, db_constraint=False)
+    group = models.ForeignKey(ErrorGroup, on_delete=models.CASCADE, related_name="hours", db_index=False,
+                              db_constraint=False)
     hour = models.DateTimeField()
     count = models.BigIntegerField(default=0)
 
@@ -137,7 +142,8 @@ class ClassHourly(models.Model):
 class GroupUser(models.Model):
     """A distinct user/client of a group, as a 64-bit hash; rows stop at DISTINCT_USERS_CAP per group."""
 
-    group = models.ForeignKey(ErrorGroup, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False)
+    group = models.ForeignKey(ErrorGroup, on_delete=models.CASCADE, related_name="+", db_index=False,
+                              db_constraint=False)
     key_hash = models.BigIntegerField()
 
     class Meta:

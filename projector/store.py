@@ -7,6 +7,7 @@ from typing import Any, Iterable, Sequence
 
 import orjson
 from django.db import connections, transaction
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone as dj_timezone
 
 from contracts.events import ErrorObserved
@@ -91,6 +92,10 @@ class Store:
 
     def __init__(self, alias: str = "default") -> None:
         self.alias = alias
+        # (group id, user hash) pairs known to be committed: skipped before the insert. Only valid while the
+        # holder's epoch stands (replay empties the table), so take() and empty() clear it.
+        self.seen_users: set[tuple[int, int]] = set()
+        self._unconfirmed: list[tuple[int, int]] = []
 
     @property
     def connection(self) -> Any:
@@ -104,6 +109,7 @@ class Store:
 
     def take(self, stream: str, owner: str) -> tuple[int, tuple[int, int]]:
         """Start holding a stream: bump its epoch (fencing every earlier holder); returns (epoch, last applied)."""
+        self.seen_users.clear()
         with self.atomic():
             row, _ = Checkpoint.objects.using(self.alias).select_for_update().get_or_create(stream=stream)
             row.epoch += 1
@@ -143,30 +149,53 @@ class Store:
         entries: Sequence[tuple[str, ErrorObserved]],
         known: KnownMap,
         rules: Rules,
+        safe: bool = False,
     ) -> Plan:
-        """Plan and write a batch and move the checkpoint to new_last, in one transaction; raises Fenced."""
+        """Plan and write a batch and move the checkpoint to new_last, in one transaction; raises Fenced.
+
+        safe: store samples with per-row conflict handling (after the fast path was refused).
+        """
+        self._unconfirmed = []
         with self.atomic():
             with self.connection.cursor() as cursor:
                 self._fence(cursor, stream, epoch, last)
-            plan = self.apply_entries(entries, known, rules)
+            plan = self.apply_entries(entries, known, rules, safe)
             with self.connection.cursor() as cursor:
                 self._advance(cursor, stream, new_last, plan.events)
+        self.confirm()
         return plan
 
-    def apply_entries(self, entries: Sequence[tuple[str, ErrorObserved]], known: KnownMap, rules: Rules) -> Plan:
+    def confirm(self) -> None:
+        """The transaction committed: remember the user pairs it wrote."""
+        if len(self.seen_users) > 500_000:
+            self.seen_users.clear()
+        self.seen_users.update(self._unconfirmed)
+        self._unconfirmed = []
+
+    def apply_entries(
+        self, entries: Sequence[tuple[str, ErrorObserved]], known: KnownMap, rules: Rules, safe: bool = False,
+    ) -> Plan:
         """Plan and write entries inside the caller's transaction."""
+        self._unconfirmed = []
         fingerprints = list({event.fingerprint for _, event in entries})
         existing = self.read_groups(fingerprints)
         plan = handlers.plan(entries, existing, known, rules)
         if plan.events:
             ids = self.insert_groups([g for g in plan.groups.values() if g.is_new])
             ids.update({fp: state.id for fp, state in existing.items()})
+            seen = self.seen_users
             for fp, g in plan.groups.items():
-                g.group_id = ids[fp]
+                gid = g.group_id = ids[fp]
+                if g.user_keys:
+                    g.user_keys = {h for h in g.user_keys if (gid, h) not in seen}
+                    self._unconfirmed.extend((gid, h) for h in g.user_keys)
             users = self.insert_users(plan, ids)
             self.update_groups(plan, ids, users, rules.users_cap)
             self.upsert_hourly(plan, ids)
-            self.insert_samples(plan, ids)
+            if safe:
+                Store.insert_samples(self, plan, ids)
+            else:
+                self.insert_samples(plan, ids)
         return plan
 
     def read_groups(self, fingerprints: list[str]) -> dict[str, GroupState]:
@@ -283,6 +312,7 @@ class Store:
 
     def empty(self) -> None:
         """Delete every projection row (not checkpoints), inside the caller's transaction."""
+        self.seen_users.clear()
         with self.connection.cursor() as cursor:
             for table in PROJECTIONS:
                 cursor.execute(f"DELETE FROM {table}")
@@ -296,13 +326,14 @@ class Store:
 
     def group_rows(self, group_ids: Iterable[int]) -> list[dict[str, Any]]:
         """Committed groups as maps signal_event() reads (times in epoch ms), each with its latest sample."""
-        rows = list(ErrorGroup.objects.using(self.alias).filter(id__in=list(group_ids)).values())
+        latest = ErrorLog.objects.using(self.alias).filter(group_id=OuterRef("id")).order_by("-timestamp")
+        rows = list(ErrorGroup.objects.using(self.alias).filter(id__in=list(group_ids))
+                    .annotate(sample_id=Subquery(latest.values("id")[:1])).values())
+        samples = ErrorLog.objects.using(self.alias).filter(id__in=[r["sample_id"] for r in rows if r["sample_id"]])
+        by_id = {s["id"]: s for s in samples.values("id", "event_id", "request_data")}
         for row in rows:
             row["first_seen"], row["last_seen"] = to_ms(row["first_seen"]), to_ms(row["last_seen"])
-            row["sample"] = (
-                ErrorLog.objects.using(self.alias).filter(group_id=row["id"]).order_by("-timestamp")
-                .values("event_id", "request_data").first()
-            )
+            row["sample"] = by_id.get(row["sample_id"])
         return rows
 
     def pending_signals(self) -> list[int]:
@@ -311,11 +342,14 @@ class Store:
 
     def mark_signalled(self, sent: Iterable[tuple[int, str]]) -> int:
         """Record published signals (only if no newer signal was decided meanwhile); returns rows marked."""
+        sent = list(sent)
         now = dj_timezone.now()
         marked = 0
-        for group_id, signal_id in sent:
-            marked += ErrorGroup.objects.using(self.alias).filter(id=group_id, signal_id=signal_id).update(
-                signal_pending=False, signalled_at=now)
+        for i in range(0, len(sent), CHUNK):
+            match = Q()
+            for group_id, signal_id in sent[i : i + CHUNK]:
+                match |= Q(id=group_id, signal_id=signal_id)
+            marked += ErrorGroup.objects.using(self.alias).filter(match).update(signal_pending=False, signalled_at=now)
         return marked
 
 

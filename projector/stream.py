@@ -47,11 +47,9 @@ def parse_entries(raw: Any) -> list[Entry]:
 
 
 def _stream_reply(raw: Any) -> list[Entry]:
-    """One stream's entries from an XREADGROUP reply (list of [stream, entries], or fakeredis's flat form)."""
+    """One stream's entries from an XREADGROUP reply ([[stream, entries]], or fakeredis's flat [stream, entries])."""
     if not raw:
         return []
-    if isinstance(raw, dict):
-        return parse_entries(next(iter(raw.values()))[0] if raw else [])
     if isinstance(raw[0], (bytes, str)):
         return parse_entries(raw[1])
     return parse_entries(raw[0][1])
@@ -90,20 +88,6 @@ class Reader:
         """This consumer's pending entries after an id (each read counts as a delivery)."""
         raw = self.client.xreadgroup(self.group, self.consumer, {self.stream: after}, count=count)
         return _stream_reply(raw)
-
-    def claim_all(self, min_idle_ms: int, count: int) -> tuple[list[Entry], list[str]]:
-        """XAUTOCLAIM every entry idle that long into this consumer; returns (claimed, deleted ids)."""
-        start = "0-0"
-        claimed: list[Entry] = []
-        deleted: list[str] = []
-        while True:
-            reply = self.client.xautoclaim(self.stream, self.group, self.consumer, min_idle_ms, start, count=count)
-            start = text(reply[0])
-            claimed.extend(parse_entries(reply[1]))
-            if len(reply) > 2:
-                deleted.extend(text(i) for i in reply[2])
-            if start == "0-0":
-                return claimed, deleted
 
     def deliveries(self, first: str, last: str, count: int) -> dict[str, int]:
         """How many times each of this consumer's pending entries in [first, last] was delivered."""
@@ -149,6 +133,4 @@ def group_info(client: Any, stream: str, group: str) -> dict[str, Any]:
 
 def wait_for_entries(client: Any, positions: dict[str, str], block_ms: int) -> bool:
     """Block until an entry newer than each stream's position arrives (or block_ms passes)."""
-    if not positions:
-        return False
     return bool(client.xread(positions, count=1, block=block_ms))

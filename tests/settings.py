@@ -51,6 +51,7 @@ TEMPLATES = [
     }
 ]
 STATIC_URL = "/static/"
+LOGIN_URL = "/admin/login/"
 
 if os.environ.get("ERRORTRAIL_TEST_DB") == "postgres":
     DATABASES = {
@@ -66,11 +67,14 @@ if os.environ.get("ERRORTRAIL_TEST_DB") == "postgres":
         }
     }
 else:
+    # ERRORTRAIL_TEST_SQLITE_PATH: a consumer subprocess opens the test process's database file.
+    _SQLITE = os.environ.get("ERRORTRAIL_TEST_SQLITE_PATH") or os.path.join(
+        tempfile.gettempdir(), f"errortrail-test-{os.getpid()}.sqlite3")
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": os.path.join(tempfile.gettempdir(), f"errortrail-test-{os.getpid()}.sqlite3"),
-            "TEST": {"NAME": os.path.join(tempfile.gettempdir(), f"errortrail-test-{os.getpid()}.sqlite3")},
+            "NAME": _SQLITE,
+            "TEST": {"NAME": _SQLITE},
         }
     }
 

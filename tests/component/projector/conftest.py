@@ -18,10 +18,6 @@ FAST = {
 }
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "backends: also runs on PostgreSQL (ERRORTRAIL_TEST_DB=postgres)")
-
-
 @pytest.fixture
 def projector_settings(settings):
     """Fast loop timings; returns a function to change more keys."""
