@@ -22,8 +22,8 @@ venv: $(STAMP)
 test: venv
 	@rm -f .coverage .coverage.*
 	$(PY) -m pytest --cov --cov-report= $(PYTEST_ARGS)
-	ERRORTRAIL_TEST_DB=postgres $(PY) -m pytest --cov --cov-report= -m backends $(PYTEST_ARGS)
-	@$(PY) -m coverage combine -q
+	ERRORTRAIL_TEST_DB=postgres $(PY) -m pytest --cov --cov-append --cov-report= -m backends $(PYTEST_ARGS)
+	@$(PY) -m coverage combine -q --append 2>/dev/null || true  # subprocess data, if any is left
 	$(PY) -m coverage report --fail-under=95
 
 test-fast: venv

@@ -93,7 +93,9 @@ def measure(rounds: int, passes: int) -> dict[str, Any]:
     env = dict(os.environ, BENCH_REDIS_URL=url, BENCH_PREFIX=prefix, PYTHONPATH=str(REPO))
     env.pop("DJANGO_SETTINGS_MODULE", None)
     samples: dict[str, dict[str, list[int]]] = {}
+    closed: dict[str, dict[str, list[int]]] = {}
     baseline_passes: list[dict] = []
+    closed_passes: list[dict] = []
     extra: dict[str, Any] = {"redis_url": url, "prefix": prefix, "expected_capture_events": 0}
     per_pass = max(1, -(-rounds // passes))
     with tempfile.TemporaryDirectory(prefix="errortrail-bench-") as spool, Sink() as sink:
@@ -105,8 +107,11 @@ def measure(rounds: int, passes: int) -> dict[str, Any]:
                 result = run_worker(name.split("_")[0], per_pass, env)
                 for kind, values in result["samples"].items():
                     samples.setdefault(name, {}).setdefault(kind, []).extend(values)
+                for kind, values in result.get("closed_samples", {}).items():
+                    closed.setdefault(name, {}).setdefault(kind, []).extend(values)
                 if name.startswith("plain"):
                     baseline_passes.append({kind: stats.summary(values) for kind, values in result["samples"].items()})
+                    closed_passes.append({kind: stats.summary(v) for kind, v in result["closed_samples"].items()})
                 if name == "capture":
                     extra["expected_capture_events"] += 3 * result["errors_per_kind"]
                 if name == "xadd":
@@ -115,7 +120,11 @@ def measure(rounds: int, passes: int) -> dict[str, Any]:
             extra["capture_delivery"] = capture_delivery(client, prefix)
         extra["sentry_envelopes_received"] = sink.received
     summaries = {name: {kind: stats.summary(values) for kind, values in kinds.items()} for name, kinds in samples.items()}
-    return {"runs": summaries, "baseline_passes": baseline_passes, "extra": extra}
+    closed_summaries = {name: {kind: stats.summary(v) for kind, v in kinds.items()} for name, kinds in closed.items()}
+    return {
+        "runs": summaries, "baseline_passes": baseline_passes,
+        "closed_runs": closed_summaries, "closed_baseline_passes": closed_passes, "extra": extra,
+    }
 
 
 def analyse(measured: dict[str, Any]) -> dict[str, Any]:
@@ -124,10 +133,18 @@ def analyse(measured: dict[str, Any]) -> dict[str, Any]:
     base = stats.baseline(runs["plain_a"], runs["plain_b"], measured["baseline_passes"])
     adds = {name: stats.added(runs[name], base) for name in ("capture", "sentry") if name in runs}
     redis_runs = measured["runs"].get("xadd", {})
+    closed_runs = measured.get("closed_runs") or {}
+    closed_base = closed_adds = None
+    if "plain_a" in closed_runs:
+        closed_base = stats.baseline(closed_runs["plain_a"], closed_runs["plain_b"], measured["closed_baseline_passes"])
+        closed_adds = {name: stats.added(closed_runs[name], closed_base) for name in ("capture", "sentry") if name in closed_runs}
     return {
         "runs": runs,
         "baseline": base,
         "added": adds,
+        "closed_runs": closed_runs,
+        "closed_baseline": closed_base,
+        "closed_added": closed_adds,
         "xadd": redis_runs.get("xadd"),
         "xadd_get_pipeline": redis_runs.get("xadd_get_pipeline"),
         "targets": stats.targets(base, adds.get("capture"), adds.get("sentry"), redis_runs.get("xadd")),
@@ -137,9 +154,16 @@ def analyse(measured: dict[str, Any]) -> dict[str, Any]:
 def report(analysis: dict[str, Any], measured: dict[str, Any]) -> str:
     """The printed report: two tables, the XADD figure, delivery checks and the targets."""
     runs, base, adds = analysis["runs"], analysis["baseline"], analysis["added"]
-    lines = ["", "errortrail capture benchmark (microseconds per request, full WSGI call in process)", ""]
+    lines = ["", "errortrail capture benchmark (microseconds per request, full WSGI call in process)", "",
+             "Response time: until the body is produced, i.e. what the client waits for (a WSGI server sends",
+             "the body before it calls close(), where capture builds and sends the event).", ""]
     for stat, title in (("p50_us", "median"), ("p99_us", "p99")):
         lines += [f"{title}:", stats.table(runs, base, adds, stat), ""]
+    if analysis.get("closed_added"):
+        lines += ["Worker time: until close() returned (includes capture's event building and its round trip).", ""]
+        for stat, title in (("p50_us", "median"), ("p99_us", "p99")):
+            lines += [f"{title}:", stats.table(analysis["closed_runs"], analysis["closed_baseline"],
+                                                analysis["closed_added"], stat), ""]
     xadd, pipe = analysis["xadd"], analysis["xadd_get_pipeline"]
     if xadd:
         lines.append(f"one bare XADD round trip ({measured['extra']['event_bytes']} B msgpack): "
@@ -155,6 +179,12 @@ def report(analysis: dict[str, Any], measured: dict[str, Any]) -> str:
         value = "—" if t["value_us"] is None else f"{t['value_us']:+.1f} µs"
         limit = "—" if t["limit_us"] is None else f"{t['limit_us']:.1f} µs"
         lines.append(f"  {t['verdict']:4}  {t['name']}: {value} (limit {limit})")
+    closed = analysis.get("closed_added") or {}
+    if "capture" in closed and xadd:
+        busy = closed["capture"]["500"]["p50_us"]
+        lines.append(f"  info  worker time a captured 500 adds, event and round trip included: {busy:+.1f} µs "
+                     f"({busy / xadd['p50_us']:.1f}x one bare XADD; sentry-sdk: {closed['sentry']['500']['p50_us']:+.1f} µs)"
+                     if "sentry" in closed else f"  info  worker time a captured 500 adds: {busy:+.1f} µs")
     return "\n".join(lines)
 
 

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import linecache
 import re
-import reprlib
-import sys
-import sysconfig
 import time
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
@@ -20,23 +15,19 @@ import orjson
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest
-from django.utils.datastructures import MultiValueDict
 from django.utils.functional import empty
-from django.views.debug import SafeExceptionReporterFilter
 
+from capture.frames import ExcInfo, exception_summary, frame_entries, frame_stack
 from capture.scrub import FILTERED, Scrubber
 from contracts import fingerprint as fp
 from contracts import ids
 from contracts.events import ErrorObserved
 
-ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
-
 _FORM_TYPES = ("application/x-www-form-urlencoded",)
 _JSON_TYPES = ("application/json",)
 _TEXT_TYPES = ("text/",)
-_LIBRARY_PATHS = tuple(
-    {p for p in (sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")) if p}
-)
+_META_NAMES = {"Content-Type": "CONTENT_TYPE", "Content-Length": "CONTENT_LENGTH"}
+_SHRUNK = {"[Truncated]": "request data dropped: event over the size limit"}
 
 
 @dataclass(slots=True)
@@ -57,16 +48,7 @@ class Observation:
     culprit: str | None = None
     frames: list = field(default_factory=list)
     known: Any = None
-
-
-class _AlwaysOnFilter(SafeExceptionReporterFilter):
-    """Django's filter for @sensitive_variables, active even with DEBUG on."""
-
-    def is_active(self, request: Any) -> bool:
-        return True
-
-
-_FILTER = _AlwaysOnFilter()
+    kept: list = field(default_factory=list, repr=False)  # (frame, lineno) pairs whose details to_event fills in
 
 
 @lru_cache(maxsize=8)
@@ -115,95 +97,38 @@ def classify(
     return "client_error"
 
 
-def _in_app(module: str, filename: str, exclude: tuple[str, ...]) -> bool:
-    if any(module == prefix or module.startswith(prefix + ".") for prefix in exclude):
-        return False
-    return not filename.startswith(_LIBRARY_PATHS)
-
-
-_REPR = reprlib.Repr()
-_REPR.maxstring = 160
-_REPR.maxother = 160
-_REPR.maxlevel = 2
-_REPR.maxdict = _REPR.maxlist = _REPR.maxtuple = _REPR.maxset = 8
-
-
-def _frame_value(value: Any, scrub: Scrubber) -> str:
-    """One local variable as scrubbed, bounded text; containers are scrubbed by key before repr."""
-    if isinstance(value, str):
-        return FILTERED if value.startswith("****") else scrub.text(value, 200)
-    if isinstance(value, HttpRequest):
-        # Its repr carries the full query string; the event has the scrubbed one already.
-        return f"<{type(value).__name__}: {scrub.text(str(value.method), 16)} {scrub.text(value.path, 160)!r}>"
-    if isinstance(value, MultiValueDict):
-        value = scrub.mapping(value.lists(), depth=1, total=len(value))
-    elif isinstance(value, (dict, list, tuple, set, frozenset)):
-        value = scrub.value(value, depth=1)
-    return scrub.text(_REPR.repr(value), 200)  # reprlib survives a broken __repr__
-
-
-def _frame_vars(request: Any, frame: Any, scrub: Scrubber) -> dict[str, str]:
-    out: dict[str, str] = {}
-    try:
-        pairs = _FILTER.get_traceback_frame_variables(request, frame)
-    except Exception:  # site code's odd locals must never break capture
-        return {"[error]": "variables unavailable"}
-    for name, value in list(pairs)[:20]:
-        key = scrub.text(str(name), 64)
-        out[key] = FILTERED if scrub.sensitive_key(key) else _frame_value(value, scrub)
-    return out
-
-
-def exception_details(exc_info: ExcInfo, request: Any, cfg: Any, scrub: Scrubber) -> tuple[str, str, str, list]:
-    """(type name, scrubbed message, culprit, in-app frames innermost last) of an exception."""
-    exc_type, exc, tb = exc_info
-    type_name = f"{exc_type.__module__}.{exc_type.__qualname__}" if exc_type.__module__ != "builtins" else exc_type.__qualname__
-    try:
-        message = str(exc)
-    except Exception:
-        message = "<unprintable exception>"
-    frames: list[dict[str, Any]] = []
-    last: tuple[str, str] | None = None
-    exclude = cfg["IN_APP_EXCLUDE"]
-    while tb is not None:
-        frame = tb.tb_frame
-        module = str(frame.f_globals.get("__name__", "?"))
-        code = frame.f_code
-        last = (module, code.co_name)
-        if _in_app(module, code.co_filename, exclude):
-            entry: dict[str, Any] = {
-                "module": module[:256],
-                "function": code.co_name[:256],
-                "filename": code.co_filename[-512:],
-                "lineno": tb.tb_lineno,
-                "context": scrub.text(linecache.getline(code.co_filename, tb.tb_lineno).strip(), 500),
-            }
-            if cfg["FRAME_VARS"]:
-                entry["vars"] = _frame_vars(request, frame, scrub)
-            frames.append(entry)
-        tb = tb.tb_next
-    frames = frames[-cfg["MAX_FRAMES"] :]
-    if frames:
-        culprit = f"{frames[-1]['module']}:{frames[-1]['function']}"
-    else:
-        culprit = f"{last[0]}:{last[1]}" if last else type_name
-    return type_name[:256], scrub.text(message, 2048), culprit[:512], frames
-
-
 def _header(request: HttpRequest, name: str) -> str:
     value = request.META.get("HTTP_" + name.upper().replace("-", "_"), "")
     return value if isinstance(value, str) else ""
 
 
+_HOST_ATTR = "_errortrail_host"
+
+
+@lru_cache(maxsize=4)
+def _plain_allowed_hosts(allowed: tuple[str, ...]) -> frozenset[str]:
+    """Allowed hosts that are plain names (no wildcard, no leading dot, no IPv6 brackets)."""
+    return frozenset(h.lower() for h in allowed if h and "*" not in h and not h.startswith(".") and "[" not in h)
+
+
 def host_of(request: HttpRequest) -> tuple[str | None, bool]:
-    """(validated host or the raw one, whether it was disallowed) without raising."""
-    try:
-        return request.get_host(), False
-    except DisallowedHost:
-        raw = request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME") or ""
-        return str(raw)[:255], True
-    except Exception:
-        return None, False
+    """(validated host or the raw one, whether it was disallowed) without raising; worked out once per request."""
+    found = request.__dict__.get(_HOST_ATTR)
+    if found is None:
+        try:
+            raw = request._get_raw_host()
+            domain, _, port = raw.lower().partition(":")
+            if (not port or port.isdigit()) and domain in _plain_allowed_hosts(tuple(settings.ALLOWED_HOSTS)):
+                found = (raw, False)  # the common case, without Django's costly host regex
+            else:
+                found = (request.get_host(), False)
+        except DisallowedHost:
+            raw = request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME") or ""
+            found = (str(raw)[:255], True)
+        except Exception:
+            found = (None, False)
+        request.__dict__[_HOST_ATTR] = found
+    return found
 
 
 def observe(
@@ -233,11 +158,10 @@ def observe(
     )
     error_type = "csrf" if csrf_kind else str(status)
     exc_type = exc_message = culprit = None
-    frames: list = []
+    kept: list = []
     if exc_info is not None and status >= 500:
-        exc_type, exc_message, culprit, frames = exception_details(exc_info, request, cfg, scrub)
-        stack = [(f["module"], f["function"]) for f in frames]
-        basis = fp.exception_basis(status, exc_type, stack, exc_message, culprit=culprit)
+        exc_type, exc_message, culprit, kept = exception_summary(exc_info, cfg, scrub)
+        basis = fp.exception_basis(status, exc_type, frame_stack(kept), exc_message, culprit=culprit)
     else:
         basis = fp.http_basis(status, error_type, route, scrub.text(path, 2048), csrf_kind)
     ts_ms = time.time_ns() // 1_000_000
@@ -254,7 +178,7 @@ def observe(
         exc_type=exc_type,
         exc_message=exc_message,
         culprit=culprit,
-        frames=frames,
+        kept=kept,
     )
 
 
@@ -286,7 +210,8 @@ def scrubbed_url(path: str, query: str, scrub: Scrubber) -> tuple[str, dict[str,
     """The path plus scrubbed query string, and the query as a scrubbed mapping."""
     pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=None)
     cleaned = [
-        (scrub.text(k, 128), FILTERED if scrub.sensitive_key(k) else scrub.text(v, 256)) for k, v in pairs[: scrub.max_items]
+        (scrub.text(k, 128), FILTERED if scrub.sensitive_key(k) else scrub.text(v, 256))
+        for k, v in pairs[: scrub.max_items]
     ]
     mapping = scrub.mapping(cleaned, total=len(pairs))
     safe_path = scrub.text(path, 2048)
@@ -305,7 +230,11 @@ def _body(request: HttpRequest, cfg: Any, scrub: Scrubber) -> dict[str, Any]:
         files = request.__dict__.get("_files")
         if files:
             out["files"] = [
-                {"field": scrub.text(k, 128), "name": scrub.text(getattr(f, "name", "") or "", 256), "size": getattr(f, "size", 0)}
+                {
+                    "field": scrub.text(k, 128),
+                    "name": scrub.text(getattr(f, "name", "") or "", 256),
+                    "size": getattr(f, "size", 0),
+                }
                 for k, f in list(files.items())[: scrub.max_items]
             ]
         return out
@@ -370,7 +299,7 @@ def request_data(request: HttpRequest, cfg: Any, scrub: Scrubber) -> tuple[str, 
     url, query_map = scrubbed_url(request.path, query[:8192], scrub)
     headers: dict[str, str] = {}
     for name in cfg["HEADER_ALLOWLIST"]:
-        value = request.META.get("CONTENT_TYPE" if name == "Content-Type" else "CONTENT_LENGTH" if name == "Content-Length" else "HTTP_" + name.upper().replace("-", "_"))
+        value = request.META.get(_META_NAMES.get(name) or "HTTP_" + name.upper().replace("-", "_"))
         if value:
             value = str(value)
             if name == "Referer":
@@ -385,6 +314,9 @@ def to_event(obs: Observation, request: HttpRequest, cfg: Any, weight: int = 1) 
     """The error.observed event of an observation."""
     scrub = scrubber(cfg)
     url, data = request_data(request, cfg, scrub)
+    if obs.kept and not obs.frames:
+        obs.frames = frame_entries(obs.kept, request, cfg, scrub)
+        obs.kept = []  # let the frames go
     user_id, user_name = _user(request)
     host, _ = host_of(request)
     known = obs.known
@@ -417,15 +349,39 @@ def to_event(obs: Observation, request: HttpRequest, cfg: Any, weight: int = 1) 
     )
 
 
+def weighted_event(latest: tuple, weight: int, cfg: Any) -> ErrorObserved:
+    """One event standing for `weight` held occurrences of a pattern, from the latest one's particulars."""
+    obs, method, path, host = latest
+    scrub = scrubber(cfg)
+    safe_path = scrub.text(path, 2048)
+    return ErrorObserved(
+        id=ids.new_id(obs.ts_ms),
+        ts=obs.ts_ms,
+        status=obs.status,
+        error_type=obs.error_type,
+        cls=obs.cls,
+        method=scrub.text(method or "GET", 16),
+        path=safe_path,
+        url=safe_path,
+        fingerprint=obs.fingerprint,
+        basis=obs.basis[:2048],
+        route=obs.route[:512] if obs.route else None,
+        host=scrub.text(host, 255) if host else None,
+        request={"coalesced": weight},
+        csrf_kind=obs.csrf_kind,
+        exc_type=obs.exc_type,
+        exc_message=obs.exc_message,
+        culprit=obs.culprit,
+        release=cfg["RELEASE"][:128] or None,
+        environment=cfg["ENVIRONMENT"][:64] or None,
+        known_bug=obs.known.bug_id if obs.known is not None else None,
+        weight=weight,
+    )
+
+
 def shrink(event: ErrorObserved, level: int) -> ErrorObserved:
     """A smaller copy of an event too large to encode: level 1 drops frame details, level 2 request data too."""
     frames = [{k: v for k, v in f.items() if k in ("module", "function", "filename", "lineno")} for f in event.frames]
     if level == 1:
         return replace(event, frames=frames)
-    return replace(event, frames=frames[-10:], request={"[Truncated]": "request data dropped: event over the size limit"})
-
-
-def current_exc_info() -> ExcInfo | None:
-    """sys.exc_info() when an exception is being handled."""
-    info = sys.exc_info()
-    return info if info[0] is not None else None  # type: ignore[return-value]
+    return replace(event, frames=frames[-10:], request=dict(_SHRUNK))

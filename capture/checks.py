@@ -74,7 +74,8 @@ def check_config(app_configs: Any = None, **kwargs: Any) -> list:
     try:
         cfg = conf.get()
     except ConfigError as exc:
-        return [Error(f"errortrail settings: {exc}", hint="Fix the value in ERRORTRAIL or the environment.", id="capture.E006")]
+        hint = "Fix the value in ERRORTRAIL or the environment."
+        return [Error(f"errortrail settings: {exc}", hint=hint, id="capture.E006")]
     from redis.connection import parse_url
 
     try:

@@ -14,7 +14,8 @@ from django.http import Http404, HttpRequest, HttpResponseBase
 from django.http.multipartparser import MultiPartParserError
 
 from capture import conf
-from capture.build import Observation, current_exc_info, host_of, observe, to_event
+from capture.build import Observation, host_of, observe, to_event
+from capture.frames import current_exc_info
 from capture.publish import get_publisher
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,9 @@ def internal_error(what: str) -> None:
         pass
 
 
-def observation_for(request: HttpRequest, status: int, csrf_reason: str | None = None, exc_info: Any = None) -> Observation:
+def observation_for(
+    request: HttpRequest, status: int, csrf_reason: str | None = None, exc_info: Any = None
+) -> Observation:
     """The request's observation, made once and shared by the friendly view and the middleware."""
     obs = request.__dict__.get(OBSERVATION_ATTR)
     if obs is not None and obs.status == status:
@@ -71,20 +74,51 @@ def _load_known(publisher: Any) -> None:
 
 
 def report(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
-    """Publish the event of an error response (once per request); returns the response to send."""
+    """Observe an error response (once per request) and deliver its event when the response is closed."""
     if request.__dict__.get(DONE_ATTR):
         return response
     request.__dict__[DONE_ATTR] = True
     try:
         cfg = conf.safe()
+        obs = None
         if cfg["ENABLED"]:
             obs = observation_for(request, response.status_code)
             response.headers.setdefault("X-Error-Reference", obs.event_id)
-            get_publisher().publish(to_event(obs, request, cfg))
-        return _debug_friendly(request, response, cfg)
+        response = _debug_friendly(request, response, cfg)
+        if obs is not None:
+            _deliver_on_close(request, response, obs, cfg)
+        return response
     except Exception:
         internal_error("report an error response")
         return response
+
+
+def deliver(request: HttpRequest, obs: Observation, cfg: Any) -> None:
+    """Publish the occurrence (full, or folded into its pattern's weighted event during a storm)."""
+    try:
+        get_publisher().hold_or_send(obs, request, lambda: to_event(obs, request, cfg))
+    except Exception:
+        internal_error("report an error response")
+    finally:
+        # The traceback holds frames whose locals hold the request: break that cycle now so the
+        # request is freed by reference counting instead of waiting for a full garbage collection.
+        request.__dict__.pop(EXC_ATTR, None)
+        obs.kept = []
+
+
+def _deliver_on_close(request: HttpRequest, response: HttpResponseBase, obs: Observation, cfg: Any) -> None:
+    # The server calls close() once the response is sent (WSGI and Django's ASGI handler alike), so the
+    # event's building and its Redis round trip never delay the answer. Exceptions raised here reach the
+    # caller of close() only when REPORT_INTERNAL_ERRORS is set (tests).
+    original = response.close
+
+    def close() -> None:
+        try:
+            deliver(request, obs, cfg)
+        finally:
+            original()
+
+    response.close = close  # type: ignore[method-assign]
 
 
 def _exception_page(exc: BaseException) -> str:

@@ -14,6 +14,9 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){0,2}")
 _CARD = re.compile(r"(?<!\d)(?<!\d\.)\d(?:[ -]?\d){12,}(?!\.\d)")
 _GROUP = re.compile(r"\d+")
 _DIGITS = re.compile(r"\d{4}|\d[ -]\d")
+_SCHEME = re.compile(rf"(?i){_SCHEMES}")
+# One cheap pass: text with none of these cannot hold a secret any rule below would find.
+_SUSPECT = re.compile(rf"(?i)eyJ|\d[ -]?\d|[=:]|{_SCHEMES}")
 
 
 def luhn_ok(digits: str) -> bool:
@@ -75,6 +78,7 @@ class Scrubber:
         self.max_depth = max_depth
         self.max_items = max_items
         words = "|".join(re.escape(k) for k in sorted(self.keys, key=len, reverse=True)) or "(?!)"
+        self._word = re.compile(words)  # searched in lower-cased text: ten times faster than (?i) here
         self._assign = re.compile(
             r"(?i)([\w.\[\]-]*(?:" + words + r")[\w.\[\]-]*)(['\"]?\s*[=:]\s*)"
             r"(\"(?:[^\"\\]|\\.)*\"?|'(?:[^'\\]|\\.)*'?|\[[^\]]*\]?|(?:\[Filtered\]|[^\s&\"',;}\]])+)"
@@ -82,20 +86,22 @@ class Scrubber:
 
     def sensitive_key(self, key: Any) -> bool:
         """Whether a key names a secret (substring match, case-insensitive)."""
-        lowered = str(key).lower()
-        return any(k in lowered for k in self.keys)
+        return self._word.search((key if isinstance(key, str) else str(key)).lower()) is not None
 
     def text(self, value: str, limit: int | None = None) -> str:
         """Free text with bearer tokens, JWTs, card numbers and key=value secrets replaced, then capped."""
         limit = self.max_string if limit is None else limit
         # Scrub a little past the cap so a secret cut in half by truncation is still recognised.
         text = make_safe_str(value[: limit + 64])
+        if not _SUSPECT.search(text):
+            return text if len(text) <= limit else text[: limit - 1] + "…"
         if "eyJ" in text:
             text = _JWT.sub(FILTERED, text)
-        text = _BEARER.sub(lambda m: f"{m.group(1)} {FILTERED}", text)
+        if _SCHEME.search(text):
+            text = _BEARER.sub(lambda m: f"{m.group(1)} {FILTERED}", text)
         if _DIGITS.search(text):
             text = _CARD.sub(_card_sub, text)
-        if "=" in text or ":" in text:
+        if ("=" in text or ":" in text) and self._word.search(text.lower()):
             text = self._assign.sub(_assigned, text)
         if len(text) > limit:
             text = text[: limit - 1] + "…"

@@ -185,7 +185,8 @@ class Spool:
     def _flush_file(self, client: Any, path: str, batch: str, done_key: Callable[[str, str], str], maxlen: int) -> int:
         stream, entries, damaged = read_file(path)
         if damaged:
-            log.warning("errortrail spool file %s had a damaged tail; kept %d events", os.path.basename(path), len(entries))
+            name = os.path.basename(path)
+            log.warning("errortrail spool file %s had a damaged tail; kept %d events", name, len(entries))
         if stream is None or not entries:
             os.unlink(path)
             return 0

@@ -7,6 +7,8 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.template import loader
 from django.utils.html import escape
@@ -15,7 +17,8 @@ from django.views import defaults
 from django.views import csrf as django_csrf
 
 from capture import conf
-from capture.build import current_exc_info, host_of
+from capture.build import host_of
+from capture.frames import current_exc_info
 from capture.middleware import FRIENDLY_ATTR, internal_error, observation_for
 
 
@@ -119,10 +122,47 @@ def _json(ctx: dict[str, Any]) -> HttpResponse:
 
 def _fallback(status: int, title: str) -> HttpResponse:
     return HttpResponse(
-        f"<!doctype html><title>{escape(title)}</title><h1>{escape(title)}</h1><p><a href=\"/\">Go to the home page</a></p>",
+        f"<!doctype html><title>{escape(title)}</title><h1>{escape(title)}</h1>"
+        '<p><a href="/">Go to the home page</a></p>',
         status=status,
         content_type="text/html; charset=utf-8",
     )
+
+
+# Pages are rendered once per (kind, known issue, ...) with stand-ins for the per-request values, which are
+# then substituted: a template render costs ~80 µs, the substitution ~1 µs. Stand-ins need no escaping.
+_REF = "ErrortrailReferenceStandIn"
+_BACK = "https://errortrail.invalid/BackLinkStandIn"
+_PAGES_CACHED: dict[tuple, str] = {}
+_CACHE_SIZE = 512
+
+
+def _html(ctx: dict[str, Any], cfg: Any) -> str:
+    reference, back_url = ctx["reference"], ctx["back_url"]
+    if settings.DEBUG or not cfg["PAGE_CACHE"]:
+        return loader.get_template(TEMPLATE).render(ctx)
+    known = ctx["known"]
+    key = (
+        ctx["kind"], ctx["title"], ctx["message"], tuple(known.values()) if known else None,
+        bool(reference), bool(back_url), ctx["site_name"], ctx["base_template"], ctx["home_url"],
+    )
+    html = _PAGES_CACHED.get(key)
+    if html is None:
+        stand_ins = {**ctx, "reference": _REF if reference else None, "back_url": _BACK if back_url else None}
+        html = loader.get_template(TEMPLATE).render(stand_ins)
+        if len(_PAGES_CACHED) >= _CACHE_SIZE:
+            _PAGES_CACHED.clear()
+        _PAGES_CACHED[key] = html
+    if reference:
+        html = html.replace(_REF, escape(reference))
+    if back_url:
+        html = html.replace(_BACK, escape(back_url))
+    return html
+
+
+@receiver(setting_changed)
+def _forget_pages(**kwargs: Any) -> None:
+    _PAGES_CACHED.clear()
 
 
 def render_friendly(kind: str, request: HttpRequest, obs: Any, cfg: Any) -> HttpResponse:
@@ -133,8 +173,7 @@ def render_friendly(kind: str, request: HttpRequest, obs: Any, cfg: Any) -> Http
         if _wants_json(request, cfg):
             response = _json(ctx)
         else:
-            html = loader.get_template(TEMPLATE).render(ctx)
-            response = HttpResponse(html, status=page["status"], content_type="text/html; charset=utf-8")
+            response = HttpResponse(_html(ctx, cfg), status=page["status"], content_type="text/html; charset=utf-8")
     except Exception:
         internal_error(f"render the {kind} page")
         response = _fallback(page["status"], page["title"])
@@ -152,7 +191,9 @@ def _observe(request: HttpRequest, status: int, cfg: Any, csrf_reason: str | Non
         return None
 
 
-def bad_request(request: HttpRequest, exception: Exception | None = None, template_name: str = "400.html") -> HttpResponse:
+def bad_request(
+    request: HttpRequest, exception: Exception | None = None, template_name: str = "400.html"
+) -> HttpResponse:
     """handler400."""
     cfg = conf.safe()
     obs = _observe(request, 400, cfg)
@@ -161,7 +202,9 @@ def bad_request(request: HttpRequest, exception: Exception | None = None, templa
     return render_friendly("bad_request", request, obs, cfg)
 
 
-def permission_denied(request: HttpRequest, exception: Exception | None = None, template_name: str = "403.html") -> HttpResponse:
+def permission_denied(
+    request: HttpRequest, exception: Exception | None = None, template_name: str = "403.html"
+) -> HttpResponse:
     """handler403."""
     cfg = conf.safe()
     obs = _observe(request, 403, cfg)
@@ -170,7 +213,9 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None, 
     return render_friendly("permission_denied", request, obs, cfg)
 
 
-def page_not_found(request: HttpRequest, exception: Exception | None = None, template_name: str = "404.html") -> HttpResponse:
+def page_not_found(
+    request: HttpRequest, exception: Exception | None = None, template_name: str = "404.html"
+) -> HttpResponse:
     """handler404."""
     cfg = conf.safe()
     obs = _observe(request, 404, cfg)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 ALGORITHM = 1
 
@@ -79,6 +80,7 @@ def normalize_path(path: str) -> str:
     return "/".join(_segment(seg) for seg in path.split("?", 1)[0].split("/"))
 
 
+@lru_cache(maxsize=1024)
 def normalize_message(message: str | None) -> str:
     """An exception message with numbers, ids, emails, dates and long quoted values replaced."""
     if not message:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 import time
 
@@ -10,18 +11,20 @@ ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 ID_LENGTH = 20
 _RANDOM_BITS = 52
 _SHAPE = re.compile(f"[{ALPHABET}]{{{ID_LENGTH}}}\\Z")
+_PAIRS = [a + b for a in ALPHABET for b in ALPHABET]
+# A per-process generator seeded from the OS (os.urandom per id is a system call); reseeded in every
+# forked child so two workers never share a sequence.
+_random = random.Random(os.urandom(16))
+os.register_at_fork(after_in_child=lambda: _random.seed(os.urandom(16)))
 
 
 def new_id(ts_ms: int | None = None) -> str:
     """A new id: 48 bits of epoch milliseconds then 52 random bits."""
     if ts_ms is None:
         ts_ms = time.time_ns() // 1_000_000
-    value = ((ts_ms & ((1 << 48) - 1)) << _RANDOM_BITS) | int.from_bytes(os.urandom(7), "big") >> 4
-    chars = []
-    for _ in range(ID_LENGTH):
-        chars.append(ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    value = ((ts_ms & ((1 << 48) - 1)) << _RANDOM_BITS) | _random.getrandbits(_RANDOM_BITS)
+    pairs = _PAIRS
+    return "".join([pairs[(value >> shift) & 1023] for shift in range(90, -10, -10)])
 
 
 def id_time_ms(event_id: str) -> int:

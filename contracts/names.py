@@ -91,8 +91,8 @@ class Names:
 
     @property
     def known_version(self) -> str:
-        """The known-issue map's version counter."""
-        return f"{self.prefix}known:version"
+        """The known-issue map's version counter, in the map's cluster slot (they change in one MULTI)."""
+        return f"{self.prefix}{{{self.known}}}:version"
 
     @property
     def known_views(self) -> str:

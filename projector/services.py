@@ -1,4 +1,4 @@
-"""What the dashboard may do with groups: change their state, and build the signal for "file a bug now"."""
+"""What the dashboard may do with groups: triage them (ignore, resolve, reopen), and build "file a bug now"."""
 
 from __future__ import annotations
 
@@ -11,17 +11,23 @@ from projector import conf, handlers
 from projector.models import ErrorGroup
 from projector.store import for_alias
 
-STATES = {state for state, _ in ErrorGroup.STATES}
+ACTIONS = {"ignore": ErrorGroup.IGNORED, "resolve": ErrorGroup.RESOLVED, "reopen": ErrorGroup.UNRESOLVED}
 
 
 def set_state(group_id: int, state: str) -> bool:
-    """Mark a group unresolved, ignored or resolved (a resolved group that recurs regresses); False if missing."""
-    if state not in STATES:
-        raise ValueError(f"unknown state {state!r}")
-    alias = conf.get()["DATABASE"]
-    changed = ErrorGroup.objects.using(alias).filter(id=group_id).exclude(state=state).update(
+    """Set a group's state (one UPDATE, so a concurrent batch's conditional regression update still applies)."""
+    if state not in dict(ErrorGroup.STATES):
+        raise ValueError(f"unknown state {state[:20]!r}")
+    updated = ErrorGroup.objects.using(conf.get()["DATABASE"]).filter(pk=group_id).exclude(state=state).update(
         state=state, state_changed_at=timezone.now())
-    return changed == 1 or ErrorGroup.objects.using(alias).filter(id=group_id).exists()
+    return bool(updated)
+
+
+def apply_action(group_id: int, action: str) -> bool:
+    """ignore / resolve / reopen a group; False when it was already in that state."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action[:20]!r}")
+    return set_state(group_id, ACTIONS[action])
 
 
 def signal_for(group_id: int, now_ms: int | None = None) -> ThresholdCrossed:

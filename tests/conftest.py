@@ -102,11 +102,6 @@ def real_redis(redis_url):
 # --- capture: round-trip counting, a Redis that hangs, a closed port ---
 
 
-def pytest_configure(config):
-    """Markers used across layers (registered here too, so --strict-markers accepts them)."""
-    config.addinivalue_line("markers", "backends: must also pass on PostgreSQL (the Makefile's second pass)")
-
-
 class RoundTrips:
     """Every round trip capture's Redis clients made: one list of command names per send."""
 
@@ -114,11 +109,13 @@ class RoundTrips:
 
     def __init__(self):
         self.log = []
+        self.commands = []  # every non-handshake command with its arguments, as strings
 
-    def record(self, names):
-        names = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
-        if not set(name.upper().split()[0] for name in names) <= self.HANDSHAKE:
-            self.log.append([name.upper() for name in names])
+    def record(self, commands):
+        commands = [[a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a) for a in args] for args in commands]
+        if not {args[0].upper().split()[0] for args in commands} <= self.HANDSHAKE:
+            self.log.append([args[0].upper() for args in commands])
+            self.commands.extend(commands)
 
     def take(self):
         """The round trips since the last take()."""
@@ -139,11 +136,11 @@ def capture_site(capture_env, fake_server, monkeypatch):
 
     class CountingConnection(FakeRedisConnection):
         def send_command(self, *args, **kwargs):
-            trips.record([args[0]])
+            trips.record([args])
             return super().send_command(*args, **kwargs)
 
         def pack_commands(self, commands):
-            trips.record([args[0] for args in commands])
+            trips.record(list(commands))
             return super().pack_commands(commands)
 
     def make_client(*args, **kwargs):

@@ -49,15 +49,21 @@ def environ(method: str, path: str) -> dict[str, Any]:
     return env
 
 
-def call(app: Callable, env: dict[str, Any]) -> int:
-    """One full WSGI request (signals, middleware, view, error handling, close); returns the status."""
+def call(app: Callable, env: dict[str, Any]) -> tuple[int, int, int]:
+    """One full WSGI request; (status, ns until the body was produced, ns until close() returned).
+
+    A WSGI server sends the body before it calls close(), so the first figure is what the client waits
+    for and the second is how long the worker is busy with the request.
+    """
     status: list[str] = []
+    start = time.perf_counter_ns()
     chunks = app(env, lambda s, headers, exc_info=None: status.append(s))
     try:
         b"".join(chunks)
+        answered = time.perf_counter_ns()
     finally:
         chunks.close()
-    return int(status[0].split()[0])
+    return int(status[0].split()[0]), answered - start, time.perf_counter_ns() - start
 
 
 def measure_django(config: str, rounds: int) -> dict[str, Any]:
@@ -69,10 +75,11 @@ def measure_django(config: str, rounds: int) -> dict[str, Any]:
     django.setup()
     app = WSGIHandler()
     for kind, (method, path, expected) in REQUESTS.items():
-        got = call(app, environ(method, path))
+        got = call(app, environ(method, path))[0]
         if got != expected:
             raise SystemExit(f"{config}: {kind} answered {got}, expected {expected}")
     samples: dict[str, list[int]] = {kind: [] for kind in REQUESTS}
+    closed: dict[str, list[int]] = {kind: [] for kind in REQUESTS}
     order = list(REQUESTS)
     blocks = WARMUP_BLOCKS + -(-rounds // BLOCK)
     for i in range(blocks):
@@ -84,14 +91,13 @@ def measure_django(config: str, rounds: int) -> dict[str, Any]:
         for kind in order[i % 4:] + order[: i % 4]:
             method, path, _ = REQUESTS[kind]
             for _ in range(size):
-                env = environ(method, path)
-                start = time.perf_counter_ns()
-                call(app, env)
-                elapsed = time.perf_counter_ns() - start
+                _, answered, busy = call(app, environ(method, path))
                 if measured:
-                    samples[kind].append(elapsed)
+                    samples[kind].append(answered)
+                    closed[kind].append(busy)
     return {
         "samples": {kind: samples[kind] for kind in KINDS},
+        "closed_samples": {kind: closed[kind] for kind in KINDS},
         "errors_per_kind": WARMUP_ROUNDS + rounds + 1,
     }
 

@@ -75,6 +75,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
+LOGIN_URL = "/admin/login/"  # the dashboard sends anonymous visitors here
 STATIC_ROOT = VAR_DIR / "static"
 
 # The friendly error pages extend the site's own base template, so they look like the site.

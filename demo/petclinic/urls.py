@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/pets/<int:pk>/", views.api_pet, name="api-pet"),
     path("admin/", admin.site.urls),
     path("errors/capture/", include("capture.urls")),
+    path("errors/", include("webui.urls")),  # the staff dashboard (and bugbot's GitHub webhook)
 ]
 
 handler400 = "capture.views.bad_request"

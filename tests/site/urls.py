@@ -1,5 +1,6 @@
 """URLs of the test site."""
 
+from django.contrib import admin
 from django.urls import include, path
 
 from tests.site import views
@@ -23,6 +24,8 @@ urlpatterns = [
     path("api/pets/<int:pk>/", views.api_pet),
     path("whoami/", views.whoami),
     path("errors/capture/", include("capture.urls")),
+    path("errors/", include("webui.urls")),
+    path("admin/", admin.site.urls),
 ]
 
 handler400 = "capture.views.bad_request"

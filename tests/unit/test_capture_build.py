@@ -7,8 +7,10 @@ import sys
 import pytest
 from django.test import RequestFactory
 
-from capture import build, conf
-from capture.build import exception_details, host_of, observe, request_data, scrubber, to_event
+from capture import conf
+from capture import frames as frames_module
+from capture.build import host_of, observe, request_data, scrubber, to_event
+from capture.frames import exception_details
 from contracts import codec
 
 RF = RequestFactory()
@@ -52,7 +54,7 @@ def test_frame_variables_that_cannot_be_read(monkeypatch):
     def broken(*args):
         raise RuntimeError("filter failed")
 
-    monkeypatch.setattr(build._FILTER, "get_traceback_frame_variables", broken)
+    monkeypatch.setattr(frames_module._FILTER, "get_traceback_frame_variables", broken)
     _, _, _, frames = exception_details(_exc(_crash_with_odd_locals), None, cfg(), scrubber(cfg()))
     assert frames[-1]["vars"] == {"[error]": "variables unavailable"}
 
@@ -83,8 +85,24 @@ def test_frame_variables_can_be_switched_off(settings):
 
 def test_a_host_that_cannot_be_read():
     request = RF.get("/")
-    request.get_host = lambda: 1 / 0
+    request._get_raw_host = lambda: 1 / 0
     assert host_of(request) == (None, False)
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("testserver", ("testserver", False)),
+        ("TestServer:8000", ("TestServer:8000", False)),
+        ("site.test:443", ("site.test:443", False)),
+        ("evil.example", ("evil.example", True)),
+        ("testserver:80x", ("testserver:80x", True)),
+        ("testserver.evil.example", ("testserver.evil.example", True)),
+    ],
+)
+def test_the_host_is_checked_against_allowed_hosts_like_django_does(host, expected):
+    request = RF.get("/", HTTP_HOST=host)
+    assert host_of(request) == expected
 
 
 def test_a_body_already_consumed_as_a_stream():
@@ -125,7 +143,7 @@ def test_a_user_that_cannot_be_read_is_left_out():
 
 
 def test_no_exception_is_being_handled():
-    assert build.current_exc_info() is None
+    assert frames_module.current_exc_info() is None
 
 
 @pytest.mark.parametrize("remote", ["", "10.0.0.1"])

@@ -70,3 +70,19 @@ def test_is_id_refuses_anything_else(value):
 def test_id_time_ms_of_a_non_id_raises_value_error(value):
     with pytest.raises(ValueError, match="not an event id"):
         ids.id_time_ms(value)
+
+
+def test_a_forked_child_never_repeats_its_parents_sequence():
+    import os
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(write_end, "".join(ids.new_id(1) for _ in range(4)).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read_end, 200).decode()
+    os.close(read_end)
+    os.close(write_end)
+    parent = "".join(ids.new_id(1) for _ in range(4))
+    assert len(child) == 80 and child != parent

@@ -75,7 +75,7 @@ def test_default_names():
         "signals": "errortrail:signals",
         "signals_dead": "errortrail:signals:dead",
         "known": "errortrail:known",
-        "known_version": "errortrail:known:version",
+        "known_version": "errortrail:{errortrail:known}:version",
         "known_views": "errortrail:known:views",
         "drops": "errortrail:capture:drops",
         "capture_stats": "errortrail:capture:stats",
@@ -90,7 +90,10 @@ def test_default_names():
 def test_a_configured_prefix_starts_every_name(prefix):
     default = _all_names(Names())
     for role, name in _all_names(Names(prefix)).items():
-        assert name == prefix + default[role].removeprefix(DEFAULT_PREFIX)
+        if role == "known_version":  # tagged with the map's own name, prefix included
+            assert name == f"{prefix}{{{prefix}known}}:version"
+        else:
+            assert name == prefix + default[role].removeprefix(DEFAULT_PREFIX)
 
 
 @pytest.mark.parametrize("prefix", ["", None, 5, "a{b", "a}b", "{}:", "x}{", "}"])
@@ -126,6 +129,12 @@ def test_several_shards_share_a_hash_tag_per_shard():
     assert len({key_slot(stream) for stream in names.all_errors()}) == 4
     # Shared names stay unsharded.
     assert names.signals == "errortrail:signals" and names.known == "errortrail:known"
+
+
+@pytest.mark.parametrize("prefix", ["errortrail:", "app:", "a{b}:"])
+def test_the_known_map_and_its_version_share_a_cluster_slot(prefix):
+    names = Names(prefix)
+    assert key_slot(names.known) == key_slot(names.known_version)
 
 
 @pytest.mark.parametrize("shard", [-1, 4, 100])

@@ -19,15 +19,18 @@ def groups(make_projector, fake_redis, names):
     return {g.fingerprint: g for g in ErrorGroup.objects.all()}
 
 
-def test_set_state(groups):
+def test_set_state_and_actions(groups):
     group = groups[fingerprint(1)]
     assert services.set_state(group.id, "resolved") is True
     group.refresh_from_db()
     assert group.state == "resolved" and group.state_changed_at is not None
-    assert services.set_state(group.id, "resolved") is True  # already so
+    assert services.set_state(group.id, "resolved") is False  # already so
     assert services.set_state(10**9, "ignored") is False
+    assert services.apply_action(group.id, "reopen") is True and services.apply_action(group.id, "ignore") is True
     with pytest.raises(ValueError):
         services.set_state(group.id, "deleted")
+    with pytest.raises(ValueError):
+        services.apply_action(group.id, "delete")
 
 
 def test_the_signal_for_file_now_reuses_a_pending_decision_or_makes_a_new_one(groups):

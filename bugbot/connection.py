@@ -1,0 +1,62 @@
+"""Bugbot's Redis client (one per process, reset when settings change) and its stream writes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import redis
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from bugbot import conf
+from contracts import codec
+from contracts.names import EVENT_FIELD
+
+log = logging.getLogger(__name__)
+
+_client: Any = None
+_lock = threading.Lock()
+
+
+def make_client(url: str) -> redis.Redis:
+    """A Redis client with timeouts above the consumer's XREADGROUP block and no automatic retries."""
+    # redis-py's default retries re-send a blocking XREADGROUP ten times: the loop backs off by itself.
+    return redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=3, health_check_interval=30,
+                                retry=Retry(NoBackoff(), 0))
+
+
+def client() -> Any:
+    """The process's Redis client."""
+    global _client
+    with _lock:
+        if _client is None:
+            _client = make_client(conf.get()["REDIS_URL"])
+        return _client
+
+
+def reset() -> None:
+    """Forget the client (tests, settings changes)."""
+    global _client
+    with _lock:
+        _client = None
+
+
+def emit(event: Any) -> bool:
+    """Append a bug.* event to the signals stream (the audit trail); False, logged, when Redis refuses."""
+    try:
+        client().xadd(conf.names().signals, {EVENT_FIELD: codec.encode(event)}, maxlen=conf.get()["SIGNALS_MAXLEN"],
+                      approximate=True)
+        return True
+    except (redis.RedisError, OSError, codec.ContractError) as exc:
+        log.warning("bugbot: could not record %s: %s", event.TYPE, exc)
+        return False
+
+
+@receiver(setting_changed)
+def _reset(setting: str, **kwargs: Any) -> None:
+    if setting == "ERRORTRAIL":
+        reset()

@@ -1,0 +1,1 @@
+"""Shared bugbot test support: signal factories and fixtures (imported by the test_bugbot_* modules)."""
