@@ -1,10 +1,9 @@
-"""The dashboard's entry points: group states and the signal for "file a bug now"."""
+"""The dashboard's entry point: group states."""
 
 from __future__ import annotations
 
 import pytest
 
-from contracts import codec, ids
 from projector import services
 from projector.models import ErrorGroup
 from tests.projector_support.factories import BASE_MS, event, fingerprint, xadd
@@ -32,15 +31,3 @@ def test_set_state_and_actions(groups):
     with pytest.raises(ValueError):
         services.apply_action(group.id, "delete")
 
-
-def test_the_signal_for_file_now_reuses_a_pending_decision_or_makes_a_new_one(groups):
-    crossed = groups[fingerprint(1)]
-    ErrorGroup.objects.filter(id=crossed.id).update(signal_pending=True)
-    event_ = services.signal_for(crossed.id)
-    assert event_.id == crossed.signal_id and event_.count == 4 and event_.sample_event_id
-    quiet = groups[fingerprint(2)]
-    manual = services.signal_for(quiet.id, now_ms=BASE_MS + 10**6)
-    assert ids.id_time_ms(manual.id) == BASE_MS + 10**6 and manual.cls == "not_found" and not manual.regression
-    assert codec.decode(codec.encode(manual)) == manual
-    with pytest.raises(ErrorGroup.DoesNotExist):
-        services.signal_for(10**9)
