@@ -126,6 +126,8 @@ class StreamConsumer:
                 except self.transient as exc:
                     self._outage += 1
                     self._note_error(exc)
+                    if isinstance(exc, redis.ResponseError) and str(exc).startswith("NOGROUP"):
+                        self._group_ready = False  # Redis lost the stream or group (a restart): make it again
                     if not self._held:  # entries read but not handled are in our pending list
                         self._drain_from = "0"
                     delay = min(self.cfg.backoff_max_s, self.cfg.backoff_base_s * 2 ** (self._outage - 1))

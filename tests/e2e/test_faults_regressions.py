@@ -1,0 +1,44 @@
+"""Fast regression tests for bugs the end-to-end fault tests (test_faults_pipeline.py) found, one per fix."""
+
+from __future__ import annotations
+
+import threading
+
+import fakeredis
+import pytest
+
+from bugbot.consumer import ConsumerConfig, StreamConsumer
+from contracts import codec, ids
+from contracts.events import BugFiled
+
+STREAM, GROUP = "t:signals", "bugbot"
+
+
+def _bug_filed(n: int) -> BugFiled:
+    return BugFiled(id=ids.new_id(), ts=1, fingerprint=f"{n:064x}", bug_id=f"B-{n:03d}", issue_url="/x",
+                    backend="local")
+
+
+def _run_until_idle(consumer: StreamConsumer, timeout_s: float = 30) -> None:
+    thread = threading.Thread(target=consumer.run, kwargs={"until_idle": True}, daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        consumer.stop()
+        thread.join(timeout_s)
+        pytest.fail(f"the consumer never became idle (last error: {consumer.stats.last_error})")
+
+
+def test_bugbot_consumer_recreates_its_group_after_redis_lost_it():
+    r = fakeredis.FakeRedis()
+    config = ConsumerConfig(stream=STREAM, group=GROUP, consumer="c1", dead_stream="t:dead", heartbeat_key="t:hb",
+                            role="test", block_ms=10, backoff_base_s=0.0, backoff_max_s=0.0)
+    seen: list[str] = []
+    consumer = StreamConsumer(r, config, lambda ms: seen.extend(m.event.bug_id for m in ms))
+    r.xadd(STREAM, {"e": codec.encode(_bug_filed(1))})
+    _run_until_idle(consumer)
+    r.flushall()  # a Redis restart without persistence: the stream and its consumer group are gone
+    r.xadd(STREAM, {"e": codec.encode(_bug_filed(2))})
+    _run_until_idle(consumer)
+    assert seen == ["B-001", "B-002"]
+    assert r.xpending(STREAM, GROUP)["pending"] == 0
