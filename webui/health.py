@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
+from django.db import DatabaseError
+
 from bugbot import conf as bugbot_conf
 from bugbot import services
 from contracts.names import GROUP_BUGBOT, GROUP_PROJECTOR
@@ -46,6 +48,7 @@ class Health:
 
     ok: bool = True
     fault: str = ""
+    database_fault: str = ""
     streams: list[StreamHealth] = field(default_factory=list)
     heartbeats: list[dict[str, Any]] = field(default_factory=list)
     drops: dict[str, int] = field(default_factory=dict)
@@ -67,7 +70,7 @@ class Health:
     def as_dict(self) -> dict[str, Any]:
         """The JSON API's shape."""
         return {
-            "ok": self.ok, "fault": self.fault or None,
+            "ok": self.ok, "fault": self.fault or None, "database_fault": self.database_fault or None,
             "streams": [{k: getattr(s, k) for k in ("label", "key", "group", "length", "pending", "lag", "consumers",
                                                      "dead", "dead_key", "has_group")} for s in self.streams],
             "heartbeats": self.heartbeats, "drops": self.drops, "capture": self.capture, "filings": self.filings,
@@ -217,9 +220,15 @@ def warnings(health: Health, now_ms: int) -> list[str]:
 
 
 def read(now_ms: int | None = None) -> Health:
-    """The panel's figures; a Redis fault is reported in `fault`, never raised."""
+    """The panel's figures; a Redis fault is reported in `fault`, a database fault in `database_fault`, never raised."""
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
-    health = Health(filings=services.filing_counts())
+    health = Health()
+    try:
+        health.filings = services.filing_counts()
+    except DatabaseError as exc:
+        log.warning("webui: the database is unreachable for the health panel: %s", exc)
+        health.ok = False
+        health.database_fault = f"Database unreachable: {type(exc).__name__}: {exc}"[:300]
     try:
         read_redis(health, connection.client(), now_ms)
     except connection.ERRORS as exc:

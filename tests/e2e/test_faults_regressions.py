@@ -10,6 +10,7 @@ import pytest
 from bugbot.consumer import ConsumerConfig, StreamConsumer
 from contracts import codec, ids
 from contracts.events import BugFiled
+from tests.webui_support.fixtures import bugbot_env, webui_env  # noqa: F401
 
 STREAM, GROUP = "t:signals", "bugbot"
 
@@ -42,3 +43,22 @@ def test_bugbot_consumer_recreates_its_group_after_redis_lost_it():
     _run_until_idle(consumer)
     assert seen == ["B-001", "B-002"]
     assert r.xpending(STREAM, GROUP)["pending"] == 0
+
+
+@pytest.mark.django_db
+def test_health_panel_reports_the_database_down_instead_of_failing(webui_env, monkeypatch):
+    from django.db import OperationalError
+    from django.template.loader import render_to_string
+
+    from webui import health
+
+    def refused():
+        raise OperationalError('connection to server at "127.0.0.1", port 5432 failed: Connection refused')
+
+    monkeypatch.setattr(health.services, "filing_counts", refused)
+    panel = health.read()
+    assert panel.ok is False and panel.database_fault.startswith("Database unreachable: OperationalError")
+    assert panel.as_dict()["database_fault"] == panel.database_fault and panel.as_dict()["fault"] is None
+    assert [s.label for s in panel.streams] == ["errors", "signals"], "the Redis figures are still read"
+    assert panel.filings == {}
+    assert "Database unreachable" in render_to_string("webui/includes/health.html", {"health": panel})
