@@ -103,9 +103,20 @@ class Reader:
         return parse_entries(self.client.xclaim(self.stream, self.group, self.consumer, 0, ids))
 
     def read_own_pending(self, after: str, count: int) -> list[Entry]:
-        """This consumer's pending entries after an id (each read counts as a delivery)."""
-        raw = self.client.xreadgroup(self.group, self.consumer, {self.stream: after}, count=count)
-        return _stream_reply(raw)
+        """This consumer's pending entries after an id, read again without counting as deliveries."""
+        # XREADGROUP would bump every entry's delivery count on each retry of a database or Redis outage,
+        # until healthy entries reached the dead-letter limit. A trimmed entry comes back with no fields.
+        ms, seq = order_key(after)
+        rows = self.client.xpending_range(self.stream, self.group, min=f"{ms}-{seq + 1}", max="+", count=count,
+                                          consumername=self.consumer)
+        ids = [text(row["message_id"]) for row in rows]
+        if not ids:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for entry_id in ids:
+            pipe.xrange(self.stream, min=entry_id, max=entry_id)
+        found = dict(entry for reply in pipe.execute() for entry in parse_entries(reply))
+        return [(entry_id, found.get(entry_id, {})) for entry_id in ids]
 
     def deliveries(self, first: str, last: str, count: int) -> dict[str, int]:
         """How many times each of this consumer's pending entries in [first, last] was delivered."""

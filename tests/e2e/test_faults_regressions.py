@@ -62,3 +62,33 @@ def test_health_panel_reports_the_database_down_instead_of_failing(webui_env, mo
     assert [s.label for s in panel.streams] == ["errors", "signals"], "the Redis figures are still read"
     assert panel.filings == {}
     assert "Database unreachable" in render_to_string("webui/includes/health.html", {"health": panel})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_projector_outage_retries_do_not_push_entries_to_the_dead_letters(settings, fake_redis, monkeypatch):
+    from django.db import OperationalError
+
+    from projector import conf
+    from projector.loop import Projector
+    from projector.store import Store, for_alias
+    from tests.projector_support.factories import BASE_MS, counts, event, expected, xadd
+
+    settings.ERRORTRAIL = {**settings.ERRORTRAIL, "PROJECTOR_BLOCK_MS": 20, "PROJECTOR_BACKOFF_MAX_S": 0.01,
+                           "PROJECTOR_CLAIM_INTERVAL_S": 0.0, "PROJECTOR_MAX_DELIVERIES": 5}
+    names = conf.names()
+    evs = [event(1, ts=BASE_MS + i) for i in range(5)]
+    xadd(fake_redis, names, evs)
+    failures = [OperationalError("the database is down")] * 12  # more retries than the delivery limit
+    real_apply = Store.apply
+
+    def down_for_a_while(self, *args, **kwargs):
+        if failures:
+            raise failures.pop()
+        return real_apply(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "apply", down_for_a_while)
+    projector = Projector(fake_redis, for_alias("default"), conf.get(), names, consumer="c", until_idle=True)
+    projector.run()
+    assert not failures
+    assert fake_redis.xlen(names.dead(0)) == 0, "healthy entries were dead-lettered during the outage"
+    assert counts() == expected(evs)
