@@ -245,6 +245,7 @@ class Projector:
         reader = shard.reader
         if shard.claim_from is None and time.monotonic() >= shard.claim_due:
             shard.claim_from, shard.claim_idle_ms = "0-0", self.cfg["PROJECTOR_CLAIM_IDLE_MS"]
+            reader.keep_own_pending()  # ours, waiting out an outage, are not a dead consumer's to claim
         if shard.claim_from is not None:
             reply = self.client.xautoclaim(shard.stream, GROUP_PROJECTOR, self.consumer, shard.claim_idle_ms,
                                            shard.claim_from, count=count)

@@ -118,6 +118,21 @@ class Reader:
         found = dict(entry for reply in pipe.execute() for entry in parse_entries(reply))
         return [(entry_id, found.get(entry_id, {})) for entry_id in ids]
 
+    def keep_own_pending(self, page: int = 10_000) -> int:
+        """Reset the idle time of this consumer's pending entries (JUSTID: no delivery counted); how many."""
+        kept, start = 0, "-"
+        while True:
+            rows = self.client.xpending_range(self.stream, self.group, min=start, max="+", count=page,
+                                              consumername=self.consumer)
+            ids = [text(row["message_id"]) for row in rows]
+            if ids:
+                self.client.xclaim(self.stream, self.group, self.consumer, 0, ids, justid=True)
+                kept += len(ids)
+            if len(ids) < page:
+                return kept
+            ms, seq = order_key(ids[-1])
+            start = f"{ms}-{seq + 1}"
+
     def deliveries(self, first: str, last: str, count: int) -> dict[str, int]:
         """How many times each of this consumer's pending entries in [first, last] was delivered."""
         rows = self.client.xpending_range(self.stream, self.group, min=first, max=last, count=count,

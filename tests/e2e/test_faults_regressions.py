@@ -92,3 +92,34 @@ def test_projector_outage_retries_do_not_push_entries_to_the_dead_letters(settin
     assert not failures
     assert fake_redis.xlen(names.dead(0)) == 0, "healthy entries were dead-lettered during the outage"
     assert counts() == expected(evs)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_projector_claim_sweeps_during_an_outage_leave_its_own_entries_alone(settings, fake_redis, monkeypatch):
+    import time
+
+    from django.db import OperationalError
+
+    from projector import conf
+    from projector.loop import Projector
+    from projector.store import Store, for_alias
+    from tests.projector_support.factories import BASE_MS, counts, event, expected, xadd
+
+    # Sweeps on every step claim entries idle for 300 ms: the database stays down for 3 s (the fault itself).
+    settings.ERRORTRAIL = {**settings.ERRORTRAIL, "PROJECTOR_BLOCK_MS": 20, "PROJECTOR_BACKOFF_MAX_S": 0.1,
+                           "PROJECTOR_CLAIM_INTERVAL_S": 0.0, "PROJECTOR_CLAIM_IDLE_MS": 300,
+                           "PROJECTOR_MAX_DELIVERIES": 5}
+    names = conf.names()
+    evs = [event(1, ts=BASE_MS + i) for i in range(5)]
+    xadd(fake_redis, names, evs)
+    real_apply, down_until = Store.apply, time.monotonic() + 3.0
+
+    def down_for_a_while(self, *args, **kwargs):
+        if time.monotonic() < down_until:
+            raise OperationalError("the database is down")
+        return real_apply(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "apply", down_for_a_while)
+    Projector(fake_redis, for_alias("default"), conf.get(), names, consumer="c", until_idle=True).run()
+    assert fake_redis.xlen(names.dead(0)) == 0, "healthy entries were dead-lettered during the outage"
+    assert counts() == expected(evs)
