@@ -69,7 +69,7 @@ class Spool:
                 handle.flush()
             except OSError as exc:
                 log.warning("errortrail spool write failed: %s", exc)
-                self._close(stream)
+                self._abandon(stream)
                 return "spool_error"
             path, handle, size = self._files[stream]
             size += len(record)
@@ -85,15 +85,13 @@ class Spool:
         os.makedirs(self.directory, mode=0o700, exist_ok=True)
         key = hashlib.sha1(stream.encode()).hexdigest()[:10]
         path = os.path.join(self.directory, f"active-{_HOST}-{self._pid}-{key}.spool")
-        fresh = not os.path.exists(path)
         handle = open(path, "ab")
-        size = handle.tell()
-        if fresh:
+        self._files[stream] = (path, handle, handle.tell())
+        if self._files[stream][2] == 0:  # new, or left empty by a failed write: the header first
             header = msgpack.packb({"stream": stream}, use_bin_type=True)
             handle.write(header)
-            size += len(header)
+            self._files[stream] = (path, handle, len(header))
             self._used = self.used_bytes() + len(header)
-        self._files[stream] = (path, handle, size)
         return handle
 
     def _close(self, stream: str) -> None:
@@ -103,6 +101,23 @@ class Spool:
                 entry[1].close()
             except OSError:
                 pass
+
+    def _abandon(self, stream: str) -> None:
+        """After a failed write (disk full): cut the partial record off and seal what the file holds, for the flush."""
+        entry = self._files.get(stream)
+        self._close(stream)
+        self._used = None  # measured again on the next write
+        if entry is None:
+            return
+        path, _, good = entry
+        try:
+            if good == 0 or os.path.getsize(path) < good:  # not even the header reached the disk
+                os.unlink(path)
+                return
+            os.truncate(path, good)
+            os.rename(path, os.path.join(self.directory, f"ready-{uuid.uuid4().hex}.spool"))
+        except OSError as exc:
+            log.warning("errortrail spool could not keep %s: %s", os.path.basename(path), exc)
 
     def _seal(self, stream: str) -> None:
         path = self._files[stream][0]

@@ -123,3 +123,51 @@ def test_projector_claim_sweeps_during_an_outage_leave_its_own_entries_alone(set
     Projector(fake_redis, for_alias("default"), conf.get(), names, consumer="c", until_idle=True).run()
     assert fake_redis.xlen(names.dead(0)) == 0, "healthy entries were dead-lettered during the outage"
     assert counts() == expected(evs)
+
+
+class _FullDisk:
+    """open() for capture.spool whose files take `room` more bytes, then write part of a record and fail (ENOSPC)."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+
+    def __call__(self, path, mode="r", *args, **kwargs):
+        if "a" not in mode:
+            return open(path, mode, *args, **kwargs)
+        disk = self
+        real = open(path, mode, *args, buffering=0, **kwargs)
+
+        class File:
+            def write(self, data):
+                if len(data) > disk.room:
+                    real.write(data[: disk.room])  # what fitted stays on disk: a partial record
+                    disk.room = 0
+                    raise OSError(28, "No space left on device")
+                disk.room -= len(data)
+                return real.write(data)
+
+            def __getattr__(self, name):
+                return getattr(real, name)
+
+        return File()
+
+
+def test_spool_keeps_what_it_held_when_the_disk_fills_mid_record(tmp_path, monkeypatch):
+    from capture import spool as spool_module
+    from capture.spool import Spool
+    from contracts.names import Names
+
+    disk = _FullDisk(room=10**6)
+    monkeypatch.setattr(spool_module, "open", disk, raising=False)
+    spool = Spool(str(tmp_path / "spool"), 10**6)
+    for i in range(3):
+        assert spool.write(STREAM, b"event-%d" % i) is None
+    disk.room = 5  # the next record gets cut off after 5 bytes
+    assert spool.write(STREAM, b"event-3 (dropped)") == "spool_error"
+    assert spool.write(STREAM, b"event-4 (dropped)") == "spool_error"
+    disk.room = 10**6  # space again (Redis came back and another process flushed its files)
+    assert spool.write(STREAM, b"event-5") is None
+    r = fakeredis.FakeRedis()
+    assert spool.flush(r, Names().spool_done, 1000) == 4
+    assert [f[b"e"] for _, f in r.xrange(STREAM)] == [b"event-0", b"event-1", b"event-2", b"event-5"]
+    assert not spool.has_files()
