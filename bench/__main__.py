@@ -1,7 +1,8 @@
 """`python -m bench [NAME ...]`: run every benchmark module of this package (or the named ones), then RESULTS.md.
 
 `python -m bench --report` only rewrites bench/RESULTS.md from the JSON files already there. With
-BENCH_QUICK=1 every benchmark runs briefly (a smoke test) and writes to test-output/bench-quick/ instead.
+BENCH_QUICK=1 every benchmark runs briefly (a smoke test) and writes to test-output/bench-quick/ instead;
+BENCH_RESULTS_DIR=DIR puts the JSON files and RESULTS.md in DIR.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def run_one(name: str, results_dir: Path, is_quick: bool) -> int:
 def main(argv: list[str]) -> int:
     """Run the selected benchmarks one after another, then write RESULTS.md from every result file there is."""
     is_quick = quick()
-    results_dir = QUICK_DIR if is_quick else report.RESULTS_DIR
+    results_dir = Path(os.environ.get("BENCH_RESULTS_DIR") or (QUICK_DIR if is_quick else report.RESULTS_DIR))
     results_dir.mkdir(parents=True, exist_ok=True)
     if argv == ["--report"]:
         print(f"written {report.write(results_dir)}")

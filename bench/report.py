@@ -183,10 +183,11 @@ def table(rows: list[Row]) -> list[str]:
     return lines
 
 
-def render(docs: dict[str, dict[str, Any]], machine: dict[str, Any], generated: str) -> str:
+def render(docs: dict[str, dict[str, Any]], machine: dict[str, Any], generated: str,
+           source: str = "bench/results") -> str:
     """The whole page for the results at hand (a partial run gives a page of what is there)."""
     lines = ["# Benchmark results", "",
-             f"Written by `python -m bench` (`make bench`) from `bench/results/*.json` on {generated}.",
+             f"Written by `python -m bench` (`make bench`) from `{source}/*.json` on {generated}.",
              f"Machine: {machine['cpus']} CPUs, {machine['cpu_model'] or 'model unknown'}; load average "
              + " ".join(f"{x:.2f}" for x in machine["loadavg"]) + " when this page was written.",
              "The machine is shared and noisy: compare each figure with its baseline from the same run (the ratio),",
@@ -236,6 +237,10 @@ def write(results_dir: Path = RESULTS_DIR, output: Path | None = None) -> Path:
     """Regenerate RESULTS.md from the JSON files in results_dir (next to them unless it is bench/results)."""
     if output is None:
         output = RESULTS_MD if results_dir.resolve() == RESULTS_DIR else results_dir / "RESULTS.md"
-    text = render(load(results_dir), machine_now(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    try:
+        source = str(results_dir.resolve().relative_to(RESULTS_DIR.parent.parent))
+    except ValueError:
+        source = str(results_dir)
+    text = render(load(results_dir), machine_now(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), source)
     output.write_text(text + "\n")
     return output

@@ -347,9 +347,18 @@ def counts() -> dict[str, int]:
     def total(model: Any, field: str = "count") -> int:
         return int(model.objects.aggregate(n=Sum(field))["n"] or 0)
 
+    from django.db import connection
+
+    sizes = {}
+    with connection.cursor() as cursor:
+        for model in (ErrorGroup, ErrorLog, ErrorHourly, ClassHourly):
+            cursor.execute("SELECT pg_total_relation_size(%s), count(*) FROM " + connection.ops.quote_name(
+                model._meta.db_table), [model._meta.db_table])
+            size, rows = cursor.fetchone()
+            sizes[model.__name__] = {"rows": rows, "bytes": size}
     return {"groups": ErrorGroup.objects.count(), "count": total(ErrorGroup), "hourly": total(ErrorHourly),
             "class_hourly": total(ClassHourly), "samples": ErrorLog.objects.count(),
-            "sample_weights": total(ErrorLog, "weight")}
+            "sample_weights": total(ErrorLog, "weight"), "tables": sizes}
 
 
 # -- one run ---------------------------------------------------------------------------------------
@@ -430,7 +439,9 @@ class Storms:
         client = self.redis.client
         calls = self.redis.xadd_calls()
         decode = lambda h: {k.decode(): int(v) for k, v in h.items()}  # noqa: E731
-        return {"xadd_calls": calls, "stream_length": client.xlen(f"{prefix}errors"),
+        stream = f"{prefix}errors"
+        return {"xadd_calls": calls, "stream_length": client.xlen(stream),
+                "stream_memory_bytes": client.memory_usage(stream, samples=0) or 0,
                 "capture_stats": decode(client.hgetall(f"{prefix}capture:stats")),
                 "capture_drops": decode(client.hgetall(f"{prefix}capture:drops"))}
 
