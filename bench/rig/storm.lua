@@ -1,6 +1,6 @@
--- wrk script of the storm: the error URL until STORM_ERROR_S have passed, then the healthy URL, so every
--- error request wrk sent was answered before wrk stops (its last, unanswered requests are healthy ones).
--- done() prints the exact counts and 1,000 latency quantiles (microseconds) for bench/storm.py to merge.
+-- wrk script of the storm: the error URL for STORM_ERROR_S seconds, then the healthy URL, so every error
+-- request wrk sent is answered before wrk stops. The thread stops as soon as every error request sent has
+-- its answer; else wrk's own duration ends it. done() prints exact counts and 1,000 latency quantiles (µs).
 local ffi = require("ffi")
 ffi.cdef[[
 typedef struct { long tv_sec; long tv_nsec; } storm_timespec;
@@ -18,7 +18,13 @@ local error_s = tonumber(os.getenv("STORM_ERROR_S") or "10")
 -- STORM_UNIQUE_PATHS=1: a scanner, every error URL new (letters g-z, which no placeholder replaces).
 local unique = os.getenv("STORM_UNIQUE_PATHS") == "1"
 local letters = "ghijklmnopqrstuvwxyz"
+local threads = {}
 local deadline, error_request, healthy_request
+
+-- Per thread, read by done() through thread:get().
+sent_errors, answered_errors, healthy_answers, stopped_early = 0, 0, 0, 0
+-- wrk calls the first thread's request() once before the run, to check it parses; that one is never sent.
+local checked = false
 
 local function scan_request()
   local word = {}
@@ -29,6 +35,11 @@ local function scan_request()
   return wrk.format("GET", "/scan/" .. table.concat(word) .. "/")
 end
 
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("thread_number", #threads)
+end
+
 function init(args)
   error_request = wrk.format("GET", os.getenv("STORM_ERROR_PATH") or "/pets/999/")
   healthy_request = wrk.format("GET", os.getenv("STORM_HEALTHY_PATH") or "/pets/7/")
@@ -37,7 +48,12 @@ function init(args)
 end
 
 function request()
+  if thread_number == 1 and not checked then
+    checked = true
+    return error_request
+  end
   if now() < deadline then
+    sent_errors = sent_errors + 1
     if unique then
       return scan_request()
     end
@@ -46,11 +62,32 @@ function request()
   return healthy_request
 end
 
+function response(status, headers, body)
+  if status > 399 then
+    answered_errors = answered_errors + 1
+  else
+    healthy_answers = healthy_answers + 1
+  end
+  if answered_errors >= sent_errors and now() >= deadline then
+    stopped_early = 1
+    wrk.thread:stop()
+  end
+end
+
 function done(summary, latency, requests)
   local e = summary.errors
+  local sent, answered, healthy, early = 0, 0, 0, 0
+  for _, t in ipairs(threads) do
+    sent = sent + t:get("sent_errors")
+    answered = answered + t:get("answered_errors")
+    healthy = healthy + t:get("healthy_answers")
+    early = early + t:get("stopped_early")
+  end
   io.write(string.format(
-    "STORM-SUMMARY requests=%d duration_us=%d bytes=%d status=%d connect=%d read=%d write=%d timeout=%d max_us=%d\n",
-    summary.requests, summary.duration, summary.bytes, e.status, e.connect, e.read, e.write, e.timeout, latency.max))
+    "STORM-SUMMARY requests=%d duration_us=%d bytes=%d status=%d connect=%d read=%d write=%d timeout=%d " ..
+    "max_us=%d sent_errors=%d answered_errors=%d healthy_answers=%d stopped_early=%d\n",
+    summary.requests, summary.duration, summary.bytes, e.status, e.connect, e.read, e.write, e.timeout,
+    latency.max, sent, answered, healthy, early))
   local parts = {}
   for i = 1, 1000 do
     parts[i] = tostring(latency:percentile((i - 0.5) / 10))

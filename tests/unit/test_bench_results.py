@@ -16,11 +16,11 @@ MACHINE = {"cpus": 2, "cpu_model": "AMD EPYC", "loadavg": [1.5, 1.25, 1.0]}
 
 
 def storm_doc():
-    """A storm result as bench/storm.py writes it (analysis of two synthetic storms)."""
+    """A storm result as bench/storm.py writes it (analysis of a synthetic alternating storm)."""
     def run(config, p99, errors=1000, **extra):
-        quantiles = [1000] * 985 + [p99] * 15
-        return {"config": config, "scan": False, "requests": errors + 20, "status": errors, "duration_us": 10_500_000,
-                "error_phase_s": 10.0, "quantiles": quantiles, "socket_errors": 0, "worker_cpu_s": 0.5, **extra}
+        return {"config": config, "kind": "alternating", "requests": errors + 5, "status": errors, "max_us": p99,
+                "error_phase_s": 10.0, "slices": [{"requests": errors + 5, "quantiles": [1000] * 985 + [p99] * 15}],
+                "socket_errors": 0, "worker_cpu_s": 0.5, **extra}
 
     counted = {"groups": 1, "count": 1000, "hourly": 1000, "class_hourly": 1000}
     runs = [run("plain", 2000), run("capture", 2100, counted=counted, xadd_calls=88, xadd_per_s=8.8)]

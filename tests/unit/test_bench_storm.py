@@ -5,43 +5,46 @@ from __future__ import annotations
 import pytest
 
 from bench import storm
+from bench.rig import wrk
 
 CAPTURE = {"COALESCE_WINDOW_S": 1.0, "COALESCE_FULL": 3, "MAX_EVENTS_PER_S": 100}
 
 
-def test_the_plan_alternates_so_each_configuration_goes_first_as_often():
-    assert storm.plan(1) == ["plain", "capture"]
-    assert storm.plan(2) == ["plain", "capture", "capture", "plain"]
-    assert storm.plan(3).count("capture") == 3
+def test_slices_alternate_so_each_configuration_goes_first_as_often():
+    assert storm.order(1) == ["plain", "capture"]
+    assert storm.order(2) == ["plain", "capture", "capture", "plain"]
+    assert storm.order(3).count("capture") == 3
 
 
 def test_wrk_output_parses_into_counts_and_quantiles():
     out = ("Running 6s test\nSTORM-SUMMARY requests=120 duration_us=6000000 bytes=9 status=100 connect=1 read=2 "
-           "write=0 timeout=3 max_us=9000\nSTORM-QUANTILES " + ",".join(str(i) for i in range(1000)) + "\n")
+           "write=0 timeout=3 max_us=9000 sent_errors=100 answered_errors=100 healthy_answers=20 stopped_early=1\n"
+           "STORM-QUANTILES " + ",".join(str(i) for i in range(1000)) + "\n")
 
-    parsed = storm.parse_wrk(out)
+    parsed = wrk.parse(out)
 
     assert parsed["requests"] == 120 and parsed["status"] == 100 and parsed["max_us"] == 9000
-    assert parsed["socket_errors"] == 6
+    assert parsed["socket_errors"] == 6 and parsed["stopped_early"] == 1
     assert parsed["quantiles"][:3] == [0, 1, 2] and len(parsed["quantiles"]) == 1000
 
 
 @pytest.mark.parametrize("text", ["", "STORM-SUMMARY requests=1 status=1", "STORM-QUANTILES 1,2,3"])
 def test_wrk_output_without_the_summary_is_an_error(text):
     with pytest.raises(ValueError, match="storm summary"):
-        storm.parse_wrk(text)
+        wrk.parse(text)
 
 
 def test_merged_percentiles_weight_each_run_by_its_requests():
     fast = {"requests": 3000, "quantiles": [100] * 1000}
     slow = {"requests": 1000, "quantiles": [400] * 1000}
 
-    assert storm.merged_percentile([fast, slow], 50) == 100
-    assert storm.merged_percentile([fast, slow], 75) == 100
-    assert storm.merged_percentile([fast, slow], 76) == 400
-    assert storm.merged_percentile([slow], 99) == 400
+    assert wrk.merged_percentile([fast, slow], 50) == 100
+    assert wrk.merged_percentile([fast, slow], 75) == 100
+    assert wrk.merged_percentile([fast, slow], 76) == 400
+    assert wrk.merged_percentile([slow], 99) == 400
+    assert wrk.merged_percentile([{"requests": 10, "quantiles": list(range(1000))}], 99) == 989
     with pytest.raises(ValueError):
-        storm.merged_percentile([{"requests": 0, "quantiles": [1] * 1000}], 50)
+        wrk.merged_percentile([{"requests": 0, "quantiles": [1] * 1000}], 50)
 
 
 def test_the_xadd_bound_is_full_plus_one_per_window_per_process_and_pattern():
@@ -50,9 +53,10 @@ def test_the_xadd_bound_is_full_plus_one_per_window_per_process_and_pattern():
     assert storm.xadd_bound(2, 10, 2.0, 1, patterns=5) == 2 * 5 * 2 * 6
 
 
-def storm_run(config, p99, errors=1000, counted=None, **extra):
-    run = {"config": config, "scan": False, "requests": errors + 50, "status": errors, "duration_us": 10_000_000,
-           "error_phase_s": 9.5, "quantiles": [500] * 985 + [p99] * 15, "socket_errors": 0, "worker_cpu_s": 0.42}
+def storm_run(config, p99, errors=1000, counted=None, kind="alternating", **extra):
+    run = {"config": config, "kind": kind, "requests": errors + 5, "status": errors, "error_phase_s": 9.5,
+           "slices": [{"requests": errors + 5, "quantiles": [500] * 985 + [p99] * 15}], "max_us": p99,
+           "socket_errors": 0, "worker_cpu_s": 0.402}
     if config == "capture":
         run.update(counted=counted or {"groups": 1, "count": errors, "hourly": errors, "class_hourly": errors},
                    xadd_calls=80, xadd_per_s=8.4)
@@ -60,18 +64,22 @@ def storm_run(config, p99, errors=1000, counted=None, **extra):
 
 
 def test_analysis_passes_a_flat_exact_bounded_storm():
-    doc = storm.analyse([storm_run("plain", 1000), storm_run("capture", 1090)], CAPTURE)
+    runs = [storm_run("plain", 1000), storm_run("capture", 1090), storm_run("capture", 1, kind="continuous")]
+    doc = storm.analyse(runs, CAPTURE)
 
     assert [t["verdict"] for t in doc["targets"]] == ["PASS", "PASS", "PASS"]
-    assert doc["ratios"]["p99_us"] == 1.09
+    assert doc["ratios"]["p99_us"] == 1.09 and doc["ratios"]["worker_cpu_us_per_request"] == 1.0
     assert doc["summary"]["capture"]["worker_cpu_us_per_request"] == 400.0
     assert doc["summary"]["plain"]["errors_per_s"] == round(1000 / 9.5, 1)
+    assert doc["summary"]["plain"]["p50_us"] == 500 and doc["summary"]["plain"]["p99_9_us"] == 1000
     assert doc["lost"] == doc["extra"] == 0 and "scan" not in doc
 
 
 def test_analysis_fails_slow_lossy_or_chatty_storms():
     lossy = {"groups": 1, "count": 990, "hourly": 990, "class_hourly": 990}
-    doc = storm.analyse([storm_run("plain", 1000), storm_run("capture", 1200, counted=lossy, xadd_per_s=400)], CAPTURE)
+    runs = [storm_run("plain", 1000), storm_run("capture", 1200), storm_run("capture", 1, counted=lossy,
+                                                                            kind="continuous", xadd_per_s=400)]
+    doc = storm.analyse(runs, CAPTURE)
 
     assert [t["verdict"] for t in doc["targets"]] == ["FAIL", "FAIL", "FAIL"]
     assert doc["lost"] == 10
@@ -85,11 +93,12 @@ def test_counts_over_what_wrk_received_also_fail_and_hourly_must_agree():
     assert doc["lost"] == 0 and doc["targets"][2]["verdict"] == "FAIL"
 
 
-def test_the_scan_storm_is_reported_apart_from_the_targets():
-    scan = storm_run("capture", 5000, errors=700, scan=True, xadd_calls=700, xadd_per_s=73.7,
+def test_the_scan_storm_is_reported_apart_from_the_latency_and_xadd_targets():
+    scan = storm_run("capture", 5000, errors=700, kind="scan", xadd_calls=700, xadd_per_s=73.7,
                      counted={"groups": 700, "count": 700, "hourly": 700, "class_hourly": 700})
     doc = storm.analyse([storm_run("plain", 1000), storm_run("capture", 1000), scan], CAPTURE)
 
-    assert doc["summary"]["capture"]["rounds"] == 1
+    assert doc["targets"][1]["value"] == 8.4
+    assert doc["summary"]["capture"]["errors"] == 1000
     assert doc["scan"] == {"errors": 700, "errors_per_s": 73.7, "xadd_calls": 700, "xadd_per_s": 73.7,
                            "xadds_per_error": 1.0, "groups": 700, "counted": 700, "lost": 0}
