@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,7 @@ def summarise(run: dict[str, Any]) -> dict[str, Any]:
         "errors_per_s": round(run["status"] / run["error_phase_s"], 1),
         **{f"p{q:g}_us".replace(".", "_"): wrk.merged_percentile(slices, q) for q in (50, 90, 99, 99.9)},
         "max_us": run["max_us"], "socket_errors": run["socket_errors"],
+        "slice_p99_us": [wrk.merged_percentile([one], 99) for one in slices],
     }
     if run.get("worker_cpu_s") is not None and run["requests"]:
         out["worker_cpu_us_per_request"] = round(run["worker_cpu_s"] / run["requests"] * 1e6, 1)
@@ -72,6 +74,11 @@ def analyse(runs: list[dict[str, Any]], capture_settings: dict[str, Any]) -> dic
     if "worker_cpu_us_per_request" in plain and "worker_cpu_us_per_request" in capture:
         ratios["worker_cpu_us_per_request"] = round(
             capture["worker_cpu_us_per_request"] / plain["worker_cpu_us_per_request"], 3)
+    pairs = list(zip(plain["slice_p99_us"], capture["slice_p99_us"]))
+    if pairs:
+        ratios["slice_pairs_capture_p99_higher"] = sum(c > p for p, c in pairs)
+        ratios["slice_pairs"] = len(pairs)
+        ratios["slice_pair_p99_ratio_median"] = round(statistics.median(c / p for p, c in pairs), 3)
     storms = [r for r in runs if r["config"] == "capture"]
     bounded = [r for r in storms if r["kind"] != "scan"]
     xadd_rate = max(r["xadd_per_s"] for r in bounded)
@@ -330,6 +337,11 @@ def report(doc: dict[str, Any]) -> str:
         if key in s["plain"] and key in s["capture"]:
             a, b = s["plain"][key], s["capture"][key]
             lines.append(f"{title:26}{a:>10,.0f}{b:>14,.0f}{b / a:>8.3f}")
+    r = doc["ratios"]
+    if r.get("slice_pairs"):
+        lines.append(f"p99 slice by slice (plain and capture slices next to each other in time): capture higher in "
+                     f"{r['slice_pairs_capture_p99_higher']} of {r['slice_pairs']} pairs, median ratio "
+                     f"{r['slice_pair_p99_ratio_median']}")
     lines.append("")
     for r in (r for r in doc["runs"] if r["config"] == "capture"):
         c = r["counted"]

@@ -69,6 +69,8 @@ def test_analysis_passes_a_flat_exact_bounded_storm():
 
     assert [t["verdict"] for t in doc["targets"]] == ["PASS", "PASS", "PASS"]
     assert doc["ratios"]["p99_us"] == 1.09 and doc["ratios"]["worker_cpu_us_per_request"] == 1.0
+    assert (doc["ratios"]["slice_pairs"], doc["ratios"]["slice_pairs_capture_p99_higher"]) == (1, 1)
+    assert doc["ratios"]["slice_pair_p99_ratio_median"] == 1.09
     assert doc["summary"]["capture"]["worker_cpu_us_per_request"] == 400.0
     assert doc["summary"]["plain"]["errors_per_s"] == round(1000 / 9.5, 1)
     assert doc["summary"]["plain"]["p50_us"] == 500 and doc["summary"]["plain"]["p99_9_us"] == 1000
