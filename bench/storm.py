@@ -22,7 +22,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "storm.json"
 SITE_SETTINGS = {"plain": "bench.rig.settings_storm_plain", "capture": "bench.rig.settings_storm"}
 PROJECTOR_SETTINGS = "bench.rig.settings_storm_projector"
 DEFAULT_SECONDS = 60
-DEFAULT_SLICE_S = 5
+DEFAULT_SLICE_S = 2
 CONNECTIONS = 4
 TARGET_P99_RATIO = 1.10
 TARGET_XADD_PER_S = 300
@@ -271,7 +271,7 @@ class Storms:
     def alternate(self, seconds: float, slice_s: float) -> list[dict[str, Any]]:
         """Both sites up; wrk alternates between them slice by slice, so a noisy neighbour hits both alike."""
         runs = {config: self.open(config, "alternating") for config in ("plain", "capture")}
-        for config in order(max(1, round(seconds / slice_s))):
+        for config in order(max(1, round(seconds / wrk.durations(slice_s)[1]))):
             self.hit(runs[config], slice_s)
         return [self.finish(runs["plain"]), self.finish(runs["capture"])]
 

@@ -43,10 +43,15 @@ def merged_percentile(runs: list[dict[str, Any]], q: float) -> float:
     return float(points[-1][0])
 
 
+def durations(seconds: float) -> tuple[int, float]:
+    """wrk's --duration (whole seconds) for at least `seconds` of errors, and the error phase it gives."""
+    duration = int(seconds + TAIL_S + 0.999)
+    return duration, duration - TAIL_S
+
+
 def run(url: str, seconds: float, connections: int, scan: bool = False) -> dict[str, Any]:
     """One wrk run (1 thread): the error URL (or a new URL per request: scan) for about `seconds`, then the tail."""
-    duration = int(seconds + 0.999) + 1
-    error_s = duration - TAIL_S
+    duration, error_s = durations(seconds)
     env = {**os.environ, "STORM_ERROR_S": str(error_s), "STORM_ERROR_PATH": ERROR_PATH,
            "STORM_HEALTHY_PATH": HEALTHY_PATH, "STORM_UNIQUE_PATHS": "1" if scan else "0"}
     proc = subprocess.run(

@@ -104,3 +104,9 @@ def test_the_scan_storm_is_reported_apart_from_the_latency_and_xadd_targets():
     assert doc["summary"]["capture"]["errors"] == 1000
     assert doc["scan"] == {"errors": 700, "errors_per_s": 73.7, "xadd_calls": 700, "xadd_per_s": 73.7,
                            "xadds_per_error": 1.0, "groups": 700, "counted": 700, "lost": 0}
+
+
+@pytest.mark.parametrize("seconds, duration, errors", [(2, 3, 2.75), (5, 6, 5.75), (60, 61, 60.75), (0.5, 1, 0.75)])
+def test_wrk_runs_whole_seconds_with_at_least_the_asked_error_phase(seconds, duration, errors):
+    assert wrk.durations(seconds) == (duration, errors)
+    assert errors >= seconds and duration - errors == wrk.TAIL_S
