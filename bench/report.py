@@ -41,12 +41,15 @@ class Row:
 
 
 def number(value: Any, unit: str = "") -> str:
-    """A figure for the table: thousands separators, at most one decimal, the unit after it."""
+    """A figure for the table: thousands separators, three significant digits below 100, the unit after it."""
     if value is None or value == "":
         return "—"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
-    text = f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer() else f"{value:,.1f}"
+    if abs(value) >= 100 or float(value).is_integer():
+        text = f"{value:,.0f}"
+    else:
+        text = f"{value:.1f}" if abs(value) >= 10 else f"{value:.3g}"
     return f"{text} {unit}".strip()
 
 
@@ -87,6 +90,11 @@ def storm_rows(doc: dict[str, Any]) -> list[Row]:
             f"ratio ≤ {p99['limit']}", p99["verdict"], "µs"),
         Row("p99.9 latency with capture (baseline: without)", cap["p99_9_us"], plain["p99_9_us"], unit="µs"),
     ]
+    ratios = doc.get("ratios", {})
+    if ratios.get("slice_pairs"):
+        rows.append(Row(f"p99 slice by slice: median ratio of neighbouring slices (capture higher in "
+                        f"{ratios['slice_pairs_capture_p99_higher']} of {ratios['slice_pairs']})",
+                        ratios["slice_pair_p99_ratio_median"], target="information", verdict="info"))
     if "worker_cpu_us_per_request" in cap and "worker_cpu_us_per_request" in plain:
         rows.append(Row("worker CPU per request with capture (baseline: without)", cap["worker_cpu_us_per_request"],
                         plain["worker_cpu_us_per_request"], unit="µs"))

@@ -62,6 +62,7 @@ def test_every_figure_has_its_baseline_ratio_target_and_verdict():
     assert "No results yet" not in text
     p99 = next(r for r in rows_of(text, report.TITLES["storm"]) if r.startswith("| p99 latency"))
     assert p99.split(" | ")[1:6] == ["2,100 µs", "2,000 µs", "1.050", "ratio ≤ 1.1", "PASS |"]
+    assert "| p99 slice by slice: median ratio of neighbouring slices (capture higher in 1 of 1) | 1.05 |" in text
     proj = rows_of(text, report.TITLES["projector"])[0]
     assert "21,000 /s | 28,000 /s | 0.750 |" in proj and proj.endswith("PASS |")
     replay = rows_of(text, report.TITLES["projector"])[2]
@@ -101,7 +102,7 @@ def test_the_run_line_prefers_the_runners_note():
 
 @pytest.mark.parametrize("value, unit, text", [
     (None, "", "—"), (28000, "/s", "28,000 /s"), (42.94, "ms", "42.9 ms"), (3, "", "3"), (True, "", "True"),
-    ("n/a", "", "n/a"), (-0.25, "µs", "-0.2 µs"),
+    ("n/a", "", "n/a"), (-0.25, "µs", "-0.25 µs"), (1.05, "", "1.05"), (8.34, "/s", "8.34 /s"),
 ])
 def test_numbers(value, unit, text):
     assert report.number(value, unit) == text
