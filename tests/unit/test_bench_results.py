@@ -102,7 +102,7 @@ def test_the_run_line_prefers_the_runners_note():
 
 @pytest.mark.parametrize("value, unit, text", [
     (None, "", "—"), (28000, "/s", "28,000 /s"), (42.94, "ms", "42.9 ms"), (3, "", "3"), (True, "", "True"),
-    ("n/a", "", "n/a"), (-0.25, "µs", "-0.25 µs"), (1.05, "", "1.05"), (8.34, "/s", "8.34 /s"),
+    ("n/a", "", "n/a"), (-0.25, "µs", "-0.25 µs"), (1.05, "", "1.05"), (8.34, "/s", "8.34 /s"), (1.0012, "", "1.001"),
 ])
 def test_numbers(value, unit, text):
     assert report.number(value, unit) == text
