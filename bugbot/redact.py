@@ -12,14 +12,16 @@ SECRET_WORDS = (
     "cookie", "csrf", "xsrf", "signature", "card", "cvv", "cvc", "iban", "ssn", "private", "credential",
 )
 _WORDS = "|".join(re.escape(w) for w in sorted(SECRET_WORDS, key=len, reverse=True))
+# Keys and emails start at a run start and the key run is taken possessively: "[\w.-]*word[\w.-]*" and
+# "[\w.+-]+@" tried every start and split of a long run (12 s for "passwordpassword…" of 1 KB).
 _ASSIGN = re.compile(
-    r"(?i)([\w.-]*(?:" + _WORDS + r")[\w.-]*)(\"?'?[ \t]*[=:][ \t]*[\"']?)(?!\[Filtered\])([^\s&\"',;}\]]+)")
+    r"(?i)(?<![\w.-])((?=[\w.-]*?(?:" + _WORDS + r"))[\w.-]++)(\"?'?[ \t]*[=:][ \t]*[\"']?)(?!\[Filtered\])([^\s&\"',;}\]]+)")
 _BEARER = re.compile(r"(?i)\b(bearer|basic|digest|token|apikey)(\s+|%20|\+)[A-Za-z0-9._~+/=%-]{6,}")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){0,2}")
 _GITHUB_TOKEN = re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b")
 _KEY_LIKE = re.compile(r"\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{8,}\b|\bAKIA[0-9A-Z]{16}\b")
 _CARD = re.compile(r"(?<![\d.])\d(?:[ -]?\d){12,18}(?![\d.])")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]+(?:\.[\w-]+)+")
 _IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
 _H = r"[0-9A-Fa-f]{1,4}"
 _IPV6 = re.compile(
