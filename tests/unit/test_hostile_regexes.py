@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from bugbot import redact
 from capture.conf import SCRUB_KEYS
 from capture.scrub import Scrubber, _assigned
+from contracts import fingerprint
 from tests.fuzz.strategies import FUZZ
 
 HANG_GUARD_S = 60.0
@@ -57,6 +58,8 @@ def test_capture_scrubbing_of_long_hostile_runs_finishes():
         for value in texts:
             assert len(scrub.text(value, 2048)) <= 2048
             scrub.value({"k": [value]})
+            fingerprint.normalize_message(value + " ")  # a miss in its cache
+            fingerprint.normalize_path("/" + value + "/x")
 
     run_with_guard(work)
 
@@ -102,6 +105,13 @@ def test_bugbot_key_value_and_email_rules_are_unchanged(value):
 
     assert redact._ASSIGN.sub(filtered, value) == _REDACT_OLD_ASSIGN.sub(filtered, value)
     assert redact._EMAIL.sub("[email]", value) == _REDACT_OLD_EMAIL.sub("[email]", value)
+
+
+@FUZZ
+@given(_texts)
+def test_the_fingerprint_email_rule_is_unchanged(value):
+    assert fingerprint._EMAIL.sub("<email>", value) == _REDACT_OLD_EMAIL.sub("<email>", value)
+    assert bool(fingerprint._EMAIL.fullmatch(value)) == bool(_REDACT_OLD_EMAIL.fullmatch(value))
 
 
 @pytest.mark.parametrize("value, expected", [
