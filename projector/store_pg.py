@@ -8,7 +8,8 @@ the read-ahead thread holds while it decodes the next batch.
 
 from __future__ import annotations
 
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Iterator, Sequence
 
 import psycopg
 
@@ -108,11 +109,16 @@ SELECT {READ_COLUMNS} FROM f LEFT JOIN {GROUPS} AS g ON g.fingerprint = ANY(%b::
 class PgStore(Store):
     """The same writes as Store, in three statements per batch."""
 
-    def _cursor(self) -> psycopg.Cursor:
-        self.connection.ensure_connection()
-        raw = self.connection.connection
-        register(raw)
-        return psycopg.Cursor(raw)
+    @contextmanager
+    def _cursor(self) -> Iterator[psycopg.Cursor]:
+        # A raw cursor raises psycopg's errors: wrapped as Django's, so the loop's safe retry (DataError,
+        # IntegrityError) and backoff (OperationalError) see them as they do on the portable path.
+        with self.connection.wrap_database_errors:
+            self.connection.ensure_connection()
+            raw = self.connection.connection
+            register(raw)
+            with psycopg.Cursor(raw) as cur:
+                yield cur
 
     def apply(self, stream: str, epoch: int, last: tuple[int, int], new_last: tuple[int, int],
               entries: Sequence[tuple[str, ErrorObserved]], known: KnownMap, rules: Rules, safe: bool = False) -> Plan:
