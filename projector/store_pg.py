@@ -223,7 +223,7 @@ class PgStore(Store):
                 continue
             seen.add(e.id)
             rows.append((
-                e.id, stream_id, ids[e.fingerprint], e.fingerprint, e.ts, e.error_type, e.status, e.cls,
+                e.id, stream_id, ids[e.fingerprint], e.fingerprint, e.ts, clean(e.error_type), e.status, e.cls,
                 clean(e.method), clean(e.url), clean(e.path), clean(e.route), clean(e.host), clean(e.user_id),
                 clean(e.user_name), clean(e.client), json_bytes(e.request), clean(e.csrf_kind), clean(e.exc_type),
                 clean(e.exc_message), clean(e.culprit), json_bytes(e.frames), clean(e.release), clean(e.environment),
