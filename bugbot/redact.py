@@ -68,7 +68,7 @@ FRAME_TEXT = ("module", "function", "filename", "context")
 
 def event_payload(wire: dict) -> dict:
     """A threshold.crossed map with its free-text fields redacted and frame locals dropped (kept on KnownIssue)."""
-    out = dict(wire)
+    out = {k: v.replace("\x00", "\ufffd") if isinstance(v, str) else v for k, v in wire.items()}  # jsonb refuses NUL
     for name in FREE_TEXT:
         if isinstance(out.get(name), str):
             out[name] = text(out[name], 2048)
