@@ -7,15 +7,17 @@ import hashlib
 from typing import Any
 
 import msgpack
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 from contracts import codec, ids
 from contracts.events import CLASSES, EVENT_TYPES, MAX_TREE_STRING, ErrorObserved, ThresholdCrossed
 from contracts.names import EVENT_FIELD
 
-# Seeded and bounded: the same examples on every run, so a failure reproduces and the suite stays fast.
+# Seeded and bounded: the same examples on every run, so a failure reproduces and the suite stays fast. No
+# shrinking: a failing loop example took minutes to shrink; the failing example is printed as drawn.
 FUZZ = settings(derandomize=True, database=None, deadline=None, max_examples=60,
+                phases=[Phase.explicit, Phase.generate],
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                        HealthCheck.data_too_large])
 MAX_TS = codec._MAX_TS - 1
