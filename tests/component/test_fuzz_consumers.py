@@ -35,7 +35,7 @@ def test_the_projector_dead_letters_garbage_and_counts_every_valid_entry(project
 
 
 @pytest.mark.django_db(transaction=True)
-@settings(FUZZ, max_examples=30)
+@settings(FUZZ, max_examples=20)
 @given(st.data())
 def test_bugbot_dead_letters_garbage_and_files_every_valid_signal(bugbot_env, data):  # noqa: F811
     fuzz_bugbot(data, fakeredis.FakeRedis(server=fakeredis.FakeServer()), "fuzz:signals")
