@@ -23,8 +23,9 @@ from tests.fuzz.strategies import FUZZ
 
 HANG_GUARD_S = 60.0
 UNITS = ["password", "passwordx", "a.b-c", "x", "1.", "a:", "[password]", "password ", "token", "x@", "é", "a1",
-         "Bearer ", "eyJhbGciOi", "4111 ", "::", "1-", "password\\\"", "'", "\"", "=", "card=", "[Filtered]"]
-TAILS = ["", "=", ":", "=\"", "password=", "@", ".5", "@a.b"]
+         "Bearer ", "eyJhbGciOi", "4111 ", "::", "1-", "password\\\"", "'", "\"", "=", "card=", "[Filtered]",
+         "h://", "a:b@", "x://y:z"]
+TAILS = ["", "=", ":", "=\"", "password=", "@", ".5", "@a.b", "://x@"]
 
 
 def hostile_texts(size: int) -> list[str]:
@@ -122,4 +123,14 @@ def test_the_fingerprint_email_rule_is_unchanged(value):
     ("nothing=1 here", "nothing=1 here"),
 ])
 def test_capture_key_value_examples(value, expected):
+    assert Scrubber(SCRUB_KEYS).text(value) == expected
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("could not connect to postgres://app:s3cr3t-dsn@db:5432/site", "could not connect to postgres://[Filtered]@db:5432/site"),
+    ("Referer https://ann:pw-in-url@site.test/x?y=1", "Referer https://[Filtered]@site.test/x?y=1"),
+    ("redis://:only-a-password@cache:6379/0", "redis://[Filtered]@cache:6379/0"),
+    ("mail ann@site.test or see https://site.test/@ann", "mail ann@site.test or see https://site.test/@ann"),
+])
+def test_credentials_in_urls_are_scrubbed(value, expected):
     assert Scrubber(SCRUB_KEYS).text(value) == expected
