@@ -8,8 +8,9 @@ from typing import Any
 FILTERED = "[Filtered]"
 
 SECRET_WORDS = (
-    "password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "access_key", "auth", "session",
-    "cookie", "csrf", "xsrf", "signature", "card", "cvv", "cvc", "iban", "ssn", "private", "credential",
+    "password", "passwd", "pwd", "secret", "token", "api_key", "api-key", "apikey", "access_key", "access-key",
+    "auth", "session", "cookie", "csrf", "xsrf", "signature", "card", "cvv", "cvc", "iban", "ssn", "private",
+    "credential",
 )
 _WORDS = "|".join(re.escape(w) for w in sorted(SECRET_WORDS, key=len, reverse=True))
 # Keys and emails start at a run start and the key run is taken possessively: "[\w.-]*word[\w.-]*" and

@@ -17,8 +17,8 @@ from contracts.config import ConfigError, Setting, resolve
 from contracts.names import DEFAULT_PREFIX, Names
 
 SCRUB_KEYS = (
-    "password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "access_key", "auth",
-    "session", "cookie", "csrf", "xsrf", "signature", "card", "cvv", "cvc", "iban", "ssn",
+    "password", "passwd", "pwd", "secret", "token", "api_key", "api-key", "apikey", "access_key", "access-key",
+    "auth", "session", "cookie", "csrf", "xsrf", "signature", "card", "cvv", "cvc", "iban", "ssn",
     "private", "credential",
 )
 HEADER_ALLOWLIST = (
