@@ -68,6 +68,7 @@ S = {name: _word(name) for name in (
     "bearer_header", "cookie_session", "cookie_csrf", "cookie_remember", "referer_password", "referer_token",
     "msg_password", "msg_api_key", "local_password", "local_token", "local_api_key", "local_creds",
     "sensitive_card", "sensitive_otp", "bearer_form", "bearer_json", "bearer_msg", "bearer_agent",
+    "form_api_key_hyphen", "query_api_key_hyphen", "json_api_key_hyphen", "cookie_plain", "dsn_password",
 )}
 CARDS = {name: _luhn(f"4{index:02d}{int(hashlib.sha256(name.encode()).hexdigest(), 16) % 10**12:012d}")
          for index, name in enumerate(("form", "json", "query", "msg", "path", "local"))}
@@ -112,7 +113,8 @@ def leak_locals(request):
     otp = S["sensitive_otp"]  # noqa: F841
     headers = request.headers  # noqa: F841  (Authorization, Cookie, X-Api-Key, a custom header)
     meta = request.META  # noqa: F841
-    cookies = request.COOKIES  # noqa: F841
+    jar = request.COOKIES  # noqa: F841
+    dsn = f"postgres://app:{S['dsn_password']}@db:5432/site"  # noqa: F841
     raise RuntimeError("locals view failed")
 
 
@@ -145,7 +147,7 @@ def form_fields() -> dict:
         "secret": S["secret"], "csrfmiddlewaretoken": S["csrfmiddlewaretoken"], "card_number": S["card_number"],
         "new_password2": S["new_password2"], "session_key": S["session_key"], "auth_code": S["auth_code"],
         "cvv": S["cvv"], "pin_code": S["pin_code"], "note": CARDS["form"], "ref": JWTS["form"],
-        "memo": f"Bearer {S['bearer_form']}", "pet": "Rex",
+        "memo": f"Bearer {S['bearer_form']}", "api-key": S["form_api_key_hyphen"], "pet": "Rex",
     }
 
 
@@ -164,16 +166,17 @@ def visitor(csrf: bool = False) -> Client:
     client.cookies["sessionid"] = S["cookie_session"]
     client.cookies["csrftoken"] = S["cookie_csrf"]
     client.cookies["remember_token"] = S["cookie_remember"]
+    client.cookies["cart_ref"] = S["cookie_plain"]
     return client
 
 
 def send_everything() -> None:
     """Every place a secret travels, each request ending in an error."""
     query = (f"?password={S['query_password']}&access_token={S['query_token']}&SessionId={S['query_session']}"
-             f"&q={JWTS['query']}&cc={CARDS['query']}")
+             f"&q={JWTS['query']}&cc={CARDS['query']}&api-key={S['query_api_key_hyphen']}")
     body = {"owner": {"Password": S["json_password"], "tokens": [S["json_token"]], "apiKey": S["json_apikey"]},
             "items": [{"client_secret": S["json_secret"]}, {"note": f"paid with {CARDS['json']}"}],
-            "comment": JWTS["json"], "header": f"Bearer {S['bearer_json']}"}
+            "comment": JWTS["json"], "header": f"Bearer {S['bearer_json']}", "X-Api-Key": S["json_api_key_hyphen"]}
     plain, strict = visitor(), visitor(csrf=True)
     assert plain.post("/leak/form/" + query, form_fields(), **headers()).status_code == 500
     assert plain.post("/leak/json/" + query, json.dumps(body), content_type="application/json",
