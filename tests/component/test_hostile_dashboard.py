@@ -201,8 +201,8 @@ def test_a_replayed_delivery_id_changes_nothing_even_with_another_signed_body(cl
     first = str(uuid.uuid4())
     assert delivery(client, closing(7), sign(closing(7)), first).json()["outcome"] == "fixed:1"
     before = snapshot(filed)
-    for body in (closing(7), closing(7, "not_planned"),
-                 json.dumps({"action": "reopened", "issue": {"number": 7}, "repository": {"full_name": "o/r"}}).encode()):
+    reopening = {"action": "reopened", "issue": {"number": 7}, "repository": {"full_name": "o/r"}}
+    for body in (closing(7), closing(7, "not_planned"), json.dumps(reopening).encode()):
         replay = delivery(client, body, sign(body), first)
         assert replay.status_code == 200 and replay.json()["outcome"] == "duplicate"
     assert snapshot(filed) == before

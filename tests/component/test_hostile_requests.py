@@ -94,7 +94,8 @@ def hostile(capture_site, monkeypatch):
     """capture_site with capture's budgets measured (tracemalloc on for the test)."""
     tracemalloc.start()
     try:
-        yield SimpleNamespace(site=capture_site, budget=Budget(monkeypatch), client=Client(raise_request_exception=False))
+        client = Client(raise_request_exception=False)
+        yield SimpleNamespace(site=capture_site, budget=Budget(monkeypatch), client=client)
     finally:
         tracemalloc.stop()
 
@@ -192,7 +193,8 @@ def test_a_forged_host_gets_the_friendly_400_and_is_stored_as_a_probe(hostile, h
 
 
 def test_oversized_cookies_never_reach_the_event(hostile):
-    cookie = "; ".join([f"sessionid={'s' * 4000}", f"csrftoken={'c' * 64}", *(f"k{i}={'v' * 4000}" for i in range(200))])
+    others = (f"k{i}={'v' * 4000}" for i in range(200))
+    cookie = "; ".join([f"sessionid={'s' * 4000}", f"csrftoken={'c' * 64}", *others])
     response = hostile.client.get("/pets/999/", HTTP_COOKIE=cookie)
     friendly(response, 404, "We can")
     event = stored(hostile, "s" * 100, "v" * 100)
@@ -346,8 +348,9 @@ def test_raw_bytes_in_path_info_and_query(hostile, path):
 
 
 def test_raw_bytes_in_headers_and_body(hostile):
+    raw_headers = {"HTTP_USER_AGENT": "\xff\xfe\x00agent", "HTTP_REFERER": "http://\xff/\xe9?token=x"}
     status, body = raw_wsgi(b"/crash/", method="POST", body=b"\xff\xfe\x00 password=raw-body-secret",
-                            headers={"HTTP_USER_AGENT": "\xff\xfe\x00agent", "HTTP_REFERER": "http://\xff/\xe9?token=x"})
+                            headers=raw_headers)
     assert status == 403 and b"This form has expired" in body  # a raw POST carries no CSRF token
     event = stored(hostile, "raw-body-secret")
     assert event.cls == "csrf" and event.request["headers"]["User-Agent"] == "\xff\xfe\x00agent"

@@ -56,8 +56,8 @@ def plant(page, base: str, client: redis.Redis) -> None:
         page.request.post(f"{base}/appointments/{n}/book/", form={"when": payload, "note": payload}, headers=headers)
     names = conf.names()
     for n, payload in enumerate(PAYLOADS):
-        hostile = event(f"locals-{n}", exc_type=payload[:200], exc_message=payload, culprit=payload, release=payload[:100],
-                        user_name=payload[:150], route=payload, basis=payload, host=payload[:200],
+        hostile = event(f"locals-{n}", exc_type=payload[:200], exc_message=payload, culprit=payload,
+                        release=payload[:100], user_name=payload[:150], route=payload, basis=payload, host=payload[:200],
                         frames=[{"module": payload, "function": payload, "filename": payload, "lineno": n,
                                  "context": payload, "vars": {payload[:60]: payload, "x": payload}}],
                         request={"headers": {"User-Agent": payload, "Referer": payload}, "query": {payload: payload},

@@ -150,8 +150,8 @@ def fuzz_bugbot(data: Any, client: Any, stream: str) -> None:
             dead_ids.append(entry_id)
     dead_stream = f"{stream}:dead"
     config = ConsumerConfig(stream=stream, group=GROUP_BUGBOT, consumer="fuzz", dead_stream=dead_stream,
-                            heartbeat_key=f"{stream}:heartbeat", role="bugbot", count=data.draw(st.sampled_from([1, 10])),
-                            block_ms=10, claim_idle_ms=60_000, backoff_base_s=0.001, backoff_max_s=0.01)
+                            heartbeat_key=f"{stream}:heartbeat", role="bugbot",
+                            count=data.draw(st.sampled_from([1, 10])), block_ms=10, claim_idle_ms=60_000, backoff_base_s=0.001, backoff_max_s=0.01)
     # bugbot's handler closes stale connections, which a test transaction cannot survive: the test runs with
     # transaction=True and each example empties bugbot's tables instead.
     for model in (KnownIssue, BugCounter):

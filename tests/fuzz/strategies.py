@@ -137,14 +137,16 @@ def garbage(draw: Any, valid: bytes) -> dict:
         value = _mutate(valid, draw)
     elif kind == "map":
         wire = msgpack.unpackb(valid)
-        wire[draw(st.sampled_from(sorted(wire)))] = draw(st.one_of(st.none(), st.integers(), st.text(max_size=5),
-                                                                   st.lists(st.integers(), max_size=2)))
+        small = st.integers(-(2**63), 2**64 - 1)  # what msgpack can carry
+        wire[draw(st.sampled_from(sorted(wire)))] = draw(st.one_of(st.none(), small, st.text(max_size=5),
+                                                                   st.lists(small, max_size=2)))
         value = msgpack.packb(wire, use_bin_type=True)
     elif kind == "extra_fields":
         wire = {**msgpack.unpackb(valid), "surprise": 1}
         value = msgpack.packb(wire, use_bin_type=True)
     elif kind == "not_a_map":
-        value = msgpack.packb(draw(st.one_of(st.integers(), st.text(max_size=8), st.lists(st.integers(), max_size=3))))
+        small = st.integers(-(2**63), 2**64 - 1)
+        value = msgpack.packb(draw(st.one_of(small, st.text(max_size=8), st.lists(small, max_size=3))))
     elif kind == "bad_utf8":
         value = valid.replace(b"\xa1v", b"\xa1\xff", 1)  # the key "v" as invalid UTF-8
     elif kind == "wrong_type":

@@ -16,7 +16,7 @@ import base64
 import hashlib
 import json
 import logging
-import os
+import sys
 from pathlib import Path
 
 from types import SimpleNamespace
@@ -246,8 +246,8 @@ def logs():
 
     ours, django = Collect(), Collect()
     django.addFilter(ScrubFilter())
-    loggers = {name: (ours if name.split(".")[0] in {"capture", "projector", "bugbot", "contracts", "webui"} else django)
-               for name in ("capture", "projector", "bugbot", "contracts", "webui", "django.request", "django.security")}
+    errortrail = ("capture", "projector", "bugbot", "contracts", "webui")
+    loggers = {**{name: ours for name in errortrail}, "django.request": django, "django.security": django}
     saved = {}
     for name, handler in loggers.items():
         logger = logging.getLogger(name)
@@ -386,8 +386,9 @@ def test_the_scrub_filter_cleans_message_arguments_tracebacks_and_stacks():
     try:
         raise ValueError(f"token={S['token']} and {CARDS['form']}")
     except ValueError:
-        record = logging.LogRecord("django.request", logging.ERROR, __file__, 1, "Not Found: %s", (f"/x/{JWTS['path']}/",),
-                                   exc_info=__import__("sys").exc_info(), sinfo=f"stack password={S['password']}")
+        record = logging.LogRecord("django.request", logging.ERROR, __file__, 1, "Not Found: %s",
+                                   (f"/x/{JWTS['path']}/",), exc_info=sys.exc_info(),
+                                   sinfo=f"stack password={S['password']}")
     assert ScrubFilter().filter(record) is True
     text = logging.Formatter("%(message)s").format(record)
     assert hits(text) == [] and "ValueError: token=[Filtered] and [Filtered]" in text

@@ -127,7 +127,7 @@ def test_capture_key_value_examples(value, expected):
 
 
 @pytest.mark.parametrize("value, expected", [
-    ("could not connect to postgres://app:s3cr3t-dsn@db:5432/site", "could not connect to postgres://[Filtered]@db:5432/site"),
+    ("no postgres://app:s3cr3t-dsn@db:5432/site", "no postgres://[Filtered]@db:5432/site"),
     ("Referer https://ann:pw-in-url@site.test/x?y=1", "Referer https://[Filtered]@site.test/x?y=1"),
     ("redis://:only-a-password@cache:6379/0", "redis://[Filtered]@cache:6379/0"),
     ("mail ann@site.test or see https://site.test/@ann", "mail ann@site.test or see https://site.test/@ann"),
