@@ -159,7 +159,8 @@ def _events(url: str, count: int) -> list:
 @pytest.mark.slow
 def test_run_py_serves_the_site_and_its_friendly_error_pages(tmp_path, tcp_fakeredis):
     port = run.free_port()
-    env = demo_env(tmp_path, ERRORTRAIL_REDIS_URL=tcp_fakeredis, DEMO_REDIS="url", DEMO_PORT=str(port))
+    env = demo_env(tmp_path, ERRORTRAIL_REDIS_URL=tcp_fakeredis, DEMO_REDIS="url", DEMO_PORT=str(port),
+                   DEMO_TRAFFIC="never")
     log = (tmp_path / "run.log").open("w")
     proc = subprocess.Popen([sys.executable, str(REPO / "demo" / "run.py")], env=env, cwd=REPO,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
