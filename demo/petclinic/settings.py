@@ -81,7 +81,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 LOGIN_URL = "/admin/login/"  # the dashboard sends anonymous visitors here
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT") or VAR_DIR / "static")
 
 # The friendly error pages extend the site's own base template, so they look like the site.
 ERRORTRAIL = {
