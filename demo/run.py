@@ -253,7 +253,8 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """Treat SIGTERM like Ctrl-C, so both stop everything through the same cleanup."""
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt), signal.getsignal(signal.SIGINT)
+    # SIGINT explicitly too: a shell's background job starts with it ignored, and Python then keeps it so.
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt), signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:

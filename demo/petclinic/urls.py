@@ -4,7 +4,9 @@ import os
 
 from django.conf import settings
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path, re_path
+from django.views.generic.base import RedirectView
 from django.views.static import serve
 
 from demo.clinic import views
@@ -12,6 +14,8 @@ from demo.petclinic.env import env_bool
 
 urlpatterns = [
     path("", views.home, name="home"),
+    # Pages without an icon link (the admin, the dashboard) make browsers ask for /favicon.ico.
+    path("favicon.ico", RedirectView.as_view(url=static("clinic/favicon.svg"), permanent=True)),
     path("pets/<int:pk>/", views.pet_detail, name="pet"),
     path("pets/<int:pk>/invoice/", views.invoice, name="invoice"),
     path("appointments/<int:pk>/book/", views.book, name="book"),
