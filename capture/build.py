@@ -349,6 +349,36 @@ def to_event(obs: Observation, request: HttpRequest, cfg: Any, weight: int = 1) 
     )
 
 
+def weighted_event(latest: tuple, weight: int, cfg: Any) -> ErrorObserved:
+    """One event standing for `weight` held occurrences of a pattern, from the latest one's particulars."""
+    obs, method, path, host = latest
+    scrub = scrubber(cfg)
+    safe_path = scrub.text(path, 2048)
+    return ErrorObserved(
+        id=ids.new_id(obs.ts_ms),
+        ts=obs.ts_ms,
+        status=obs.status,
+        error_type=obs.error_type,
+        cls=obs.cls,
+        method=scrub.text(method or "GET", 16),
+        path=safe_path,
+        url=safe_path,
+        fingerprint=obs.fingerprint,
+        basis=obs.basis[:2048],
+        route=obs.route[:512] if obs.route else None,
+        host=scrub.text(host, 255) if host else None,
+        request={"coalesced": weight},
+        csrf_kind=obs.csrf_kind,
+        exc_type=obs.exc_type,
+        exc_message=obs.exc_message,
+        culprit=obs.culprit,
+        release=cfg["RELEASE"][:128] or None,
+        environment=cfg["ENVIRONMENT"][:64] or None,
+        known_bug=obs.known.bug_id if obs.known is not None else None,
+        weight=weight,
+    )
+
+
 def shrink(event: ErrorObserved, level: int) -> ErrorObserved:
     """A smaller copy of an event too large to encode: level 1 drops frame details, level 2 request data too."""
     frames = [{k: v for k, v in f.items() if k in ("module", "function", "filename", "lineno")} for f in event.frames]

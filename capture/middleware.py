@@ -94,9 +94,9 @@ def report(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase
 
 
 def deliver(request: HttpRequest, obs: Observation, cfg: Any) -> None:
-    """Build the full event (request data, frame details) and publish it: one round trip."""
+    """Publish the occurrence (full, or folded into its pattern's weighted event during a storm)."""
     try:
-        get_publisher().publish(to_event(obs, request, cfg))
+        get_publisher().hold_or_send(obs, request, lambda: to_event(obs, request, cfg))
     except Exception:
         internal_error("report an error response")
     finally:

@@ -16,7 +16,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from capture import conf
-from capture.build import shrink
+from capture.build import host_of, shrink, weighted_event
+from capture.coalesce import Coalescer
 from capture.known import KnownCache
 from capture.spool import Spool
 from contracts import codec
@@ -100,6 +101,9 @@ class Publisher:
         self.breaker = Breaker(cfg["BREAKER_FAILURES"], cfg["BREAKER_RESET_S"])
         self.spool = Spool(cfg["SPOOL_DIR"], cfg["SPOOL_MAX_BYTES"])
         self.known = KnownCache(cfg["KNOWN_REFRESH_S"])
+        self.coalescer = Coalescer(
+            cfg["COALESCE_WINDOW_S"], cfg["COALESCE_FULL"], cfg["MAX_EVENTS_PER_S"], cfg["COALESCE_MAX_KEYS"]
+        )
         self.maxlen = cfg["STREAM_MAXLEN"]
         self._counts: Counter = Counter()
         self._lock = threading.Lock()
@@ -116,20 +120,27 @@ class Publisher:
         log.warning("errortrail dropped an event: %s", reason)
         self.count(self.names.drops, reason)
 
-    def publish(self, event: ErrorObserved) -> str:
-        """Send one event (XADD pipelined with the known-map version read); spool it when Redis is out."""
-        data = self._encode(event)
-        if data is None:
+    def publish(self, *events: ErrorObserved) -> str:
+        """Send events (XADDs pipelined with the known-map version read: one round trip); spool them when Redis is out.
+
+        Returns the fate of the first event: SENT, SPOOLED or DROPPED.
+        """
+        encoded = []
+        for event in events:
+            data = self._encode(event)
+            if data is not None:
+                encoded.append((self.names.errors_for(event.fingerprint), data))
+            if event.known_bug:
+                self.count(self.names.known_views, event.known_bug, event.weight)
+        if not encoded:
             return DROPPED
-        stream = self.names.errors_for(event.fingerprint)
-        if event.known_bug:
-            self.count(self.names.known_views, event.known_bug)
         if self.breaker.allow():
             try:
                 pipe = self.client.pipeline(transaction=False)
-                pipe.xadd(stream, {EVENT_FIELD: data}, maxlen=self.maxlen, approximate=True)
+                for stream, data in encoded:
+                    pipe.xadd(stream, {EVENT_FIELD: data}, maxlen=self.maxlen, approximate=True)
                 pipe.get(self.names.known_version)
-                _, version = pipe.execute()
+                version = pipe.execute()[-1]
             except _REDIS_ERRORS as exc:
                 if self.breaker.failure():
                     log.warning("errortrail: Redis unreachable (%s); spooling events locally", exc)
@@ -138,8 +149,24 @@ class Publisher:
                 self.breaker.success()
                 if self.known.note_version(version):
                     self.wake()
-                return SENT
-        return self._to_spool(stream, data)
+                return SENT if len(encoded) == len(events) else DROPPED
+        fates = [self._to_spool(stream, data) for stream, data in encoded]
+        return fates[0] if len(encoded) == len(events) else DROPPED
+
+    def hold_or_send(self, obs: Any, request: Any, full_event: Any) -> None:
+        """Deliver one occurrence: in full (with any windows that ended) or folded into its window's weight."""
+        if self.coalescer.offer(obs.fingerprint, (obs, request.method, request.path, host_of(request)[0])):
+            self.publish(full_event(), *self._weighted(self.coalescer.due()))
+        else:
+            self._flush_held()
+
+    def _weighted(self, held: list) -> list[ErrorObserved]:
+        return [weighted_event(window.latest, window.weight, self.cfg) for _, window in held]
+
+    def _flush_held(self) -> None:
+        ended = self.coalescer.due()
+        if ended:
+            self.publish(*self._weighted(ended))
 
     def _encode(self, event: ErrorObserved) -> bytes | None:
         # An event over the size limit loses frame details, then request data, rather than being lost.
@@ -170,7 +197,7 @@ class Publisher:
 
     def tick(self) -> None:
         """Background work: refresh the known map, flush the spool, push counters. Never raises."""
-        for step in (self._refresh_known, self._flush_spool, self._push_counts):
+        for step in (self._flush_held, self._refresh_known, self._flush_spool, self._push_counts):
             try:
                 step()
             except _REDIS_ERRORS as exc:
@@ -214,7 +241,10 @@ class Publisher:
             raise
 
     def close(self) -> None:
-        """Final tick at process exit (skipped while Redis is out); unsent spool files stay for the next flusher."""
+        """At process exit: send (or spool) every held count, then a final tick unless Redis is out."""
+        held = self.coalescer.drain()
+        if held:
+            self.publish(*self._weighted(held))
         self.spool.seal_all()
         if not self.breaker.is_open:
             self.tick()

@@ -44,7 +44,7 @@ SETTINGS = (
     Setting("RESIGNAL_MAX", 100, "Most signals one scan re-sends.", minimum=1),
     Setting("SIGNALS_MAXLEN", 100_000, "Approximate cap on the signals stream's length.", minimum=1000),
     # The consumer loop (run_projector).
-    Setting("PROJECTOR_BATCH_COUNT", 1000, "Entries read per XREADGROUP (one transaction per batch).",
+    Setting("PROJECTOR_BATCH_COUNT", 5000, "Entries read per XREADGROUP (one transaction per batch).",
             env=("ERRORTRAIL_PROJECTOR_BATCH_COUNT",), minimum=1),
     Setting("PROJECTOR_BLOCK_MS", 1000, "XREADGROUP BLOCK, milliseconds (below PROJECTOR_SOCKET_TIMEOUT_S).",
             env=("ERRORTRAIL_PROJECTOR_BLOCK_MS",), minimum=1),

@@ -1,4 +1,4 @@
-"""A shard lease in Redis: SET NX PX to take it, compare-and-renew in Lua, and reads fenced by it."""
+"""A shard lease in Redis: SET NX PX to take it (or its own after a restart), compare-and-renew in Lua."""
 
 from __future__ import annotations
 
@@ -20,18 +20,6 @@ return 0
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
-"""
-# XREADGROUP '>' only while holding the lease: once a standby takes over, the old holder cannot pull entries
-# past the new holder's takeover claim (which would later be skipped as "at or below the checkpoint").
-# With nothing new it returns the stream's last id instead: everything up to it has been delivered, so the
-# loop can block on XREAD from there without missing an entry added in between.
-READ = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-local r = redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', ARGV[4], 'STREAMS', KEYS[2], '>')
-if r and r[1] then return r end
-local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
-if last[1] then return last[1][1] end
-return '0-0'
 """
 SEPARATOR = "|"
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import math
 import os
-import random
 import signal
 import socket
 import threading
@@ -21,12 +19,14 @@ from contracts import codec
 from contracts import known as known_map
 from contracts.events import ErrorObserved
 from contracts.known import KnownMap
-from contracts.names import EVENT_FIELD, GROUP_PROJECTOR, Names
+from contracts.names import GROUP_PROJECTOR, Names
 from projector import conf
 from projector.announce import announce
+from projector.entries import decode_fields, raw_event
 from projector.handlers import Rules, order_key
 from projector.lease import Lease
 from projector.prefetch import Prefetcher
+from projector.process import Backoff, default_consumer
 from projector.store import Fenced, Store
 from projector.stream import Reader, ensure_group, group_info, parse_entries, text, wait_for_entries
 
@@ -34,27 +34,8 @@ log = logging.getLogger(__name__)
 
 TRANSIENT = (redis.ConnectionError, redis.TimeoutError, OSError, OperationalError, InterfaceError)
 BAD_DATA = (DataError, IntegrityError)
+KNOWN_REFRESH_S = 1.0  # how stale the known-issue map may get (it only decides which groups signal)
 CRASH_ENV = "ERRORTRAIL_TEST_CRASH_AT"  # tests only: "read:N" / "commit:N" -> SIGKILL at that point of batch N
-FIELD_KEYS = (EVENT_FIELD.encode(), EVENT_FIELD)
-
-
-class Backoff:
-    """Capped exponential delays with jitter, reset after a success."""
-
-    def __init__(self, cap_s: float, base_s: float = 0.1) -> None:
-        self.cap_s = cap_s
-        self.base_s = base_s
-        self.failures = 0
-
-    def next(self) -> float:
-        """The next delay, seconds."""
-        delay = min(self.cap_s, self.base_s * 2 ** min(self.failures, 30))
-        self.failures += 1
-        return delay * (0.5 + random.random() / 2)
-
-    def reset(self) -> None:
-        """Back to the shortest delay."""
-        self.failures = 0
 
 
 @dataclass
@@ -93,19 +74,6 @@ class Stats:
     signals: int = 0
     last_batch_ms: float = 0.0
     figures: dict = field(default_factory=dict)
-
-
-def tune_gc() -> None:
-    """For a long-running consumer: fewer generation-0 collections (decoding allocates many small containers)
-    and the startup objects (Django, modules) moved out of the collector's way."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
-
-
-def default_consumer() -> str:
-    """host-pid unless ERRORTRAIL_CONSUMER names this process (supervisord sets a stable one)."""
-    return os.environ.get("ERRORTRAIL_CONSUMER") or f"{socket.gethostname()}-{os.getpid()}"
 
 
 class Projector:
@@ -150,7 +118,7 @@ class Projector:
     def run(self) -> int:
         """Consume until stopped (or, with until_idle, until every wanted shard is drained); returns 0."""
         backoff = Backoff(self.cfg["PROJECTOR_BACKOFF_MAX_S"])
-        lease_due = beat_due = 0.0
+        lease_due = beat_due = known_due = 0.0
         try:
             while not self.stopping:
                 try:
@@ -158,6 +126,9 @@ class Projector:
                     if now >= beat_due:
                         self.heartbeat()
                         beat_due = now + self.cfg["PROJECTOR_HEARTBEAT_S"]
+                    if now >= known_due and self.held:
+                        self.check_known()
+                        known_due = now + KNOWN_REFRESH_S
                     if now >= lease_due:
                         self.manage_leases()
                         lease_due = now + self.cfg["PROJECTOR_LEASE_TTL_S"] / 3
@@ -256,8 +227,7 @@ class Projector:
         reader = Reader(self.client, stream, GROUP_PROJECTOR, self.consumer, self.names.dead(index))
         self.held[index] = Shard(index, stream, lease, reader, epoch, last, tail=reader.last_delivered())
         log.info("projector %s holds shard %d (epoch %d, checkpoint %d-%d)", self.consumer, index, epoch, *last)
-        if self.known.version < 0:
-            self.reload_known()
+        self.reload_known()
         self.unsent.update(self.store.pending_signals())
 
     def drop(self, shard: Shard, reason: str) -> None:
@@ -295,38 +265,30 @@ class Projector:
                 shard.pending_after = None
                 return True
             shard.pending_after = entries[-1][0]
+            if order_key(shard.pending_after) > order_key(shard.tail):
+                shard.tail = shard.pending_after
             self.handle(shard, entries, reader.deliveries(entries[0][0], entries[-1][0], len(entries)))
             return True
         if self.cfg["PROJECTOR_PREFETCH"]:
             return self._step_prefetched(shard, count)
-        reply = reader.read_new(shard.lease.token, shard.lease.key, count)
-        if reply is None:
-            self.drop(shard, "lease lost")
+        entries, shard.tail, shard.idle = reader.read_new(shard.tail, count)
+        if not entries:
             return False
-        if isinstance(reply, str):
-            shard.tail, shard.idle = reply, True
-            return False
-        shard.idle = False
-        shard.tail = reply[-1][0]
-        self.handle(shard, reply, None)
+        self.handle(shard, entries, None)
         return True
 
     def _step_prefetched(self, shard: Shard, count: int) -> bool:
         if shard.prefetcher is None:
-            shard.prefetcher = Prefetcher(shard.reader, shard.lease, count, self.cfg["PROJECTOR_BLOCK_MS"],
+            shard.prefetcher = Prefetcher(shard.reader, shard.tail, count, self.cfg["PROJECTOR_BLOCK_MS"],
                                           decode_fields, self._ready).start()
         batch = shard.prefetcher.get()
         if batch is None:
             return False
         if batch.error is not None:
             raise batch.error
-        if batch.lost:
-            self.drop(shard, "lease lost")
+        shard.tail, shard.idle = batch.tail, batch.idle
+        if batch.idle:
             return False
-        if batch.tail is not None:
-            shard.tail, shard.idle = batch.tail, True
-            return False
-        shard.idle = False
         self.handle(shard, batch.entries, None, batch.decoded)
         return True
 
@@ -374,9 +336,7 @@ class Projector:
                 log.warning("shard %d: batch refused by the database (%s); retrying it in safe mode", shard.index, exc)
                 signalled = self.retry_safely(shard, fresh, newest, dead)
         self.crash_point("commit")
-        version = shard.reader.finish(ids, dead, self.names.known_version)
-        if known_map.parse_version(version) != self.known.version:
-            self.reload_known()
+        shard.reader.finish(ids, dead)
         self.stats.batches += 1
         self.stats.dead += len(dead)
         self.stats.last_batch_ms = (time.perf_counter() - started) * 1000
@@ -427,6 +387,11 @@ class Projector:
         self.stats.signals += announce(self.client, self.names, self.store, sent, self.rules.threshold,
                                        self.cfg["SIGNALS_MAXLEN"])
         self.unsent -= sent
+
+    def check_known(self) -> None:
+        """Reload the known-issue map if its version moved (one GET)."""
+        if known_map.parse_version(self.client.get(self.names.known_version)) != self.known.version:
+            self.reload_known()
 
     def reload_known(self) -> None:
         """Load the known-issue map (its version moved)."""
@@ -487,38 +452,3 @@ class Projector:
         pipe.pexpire(key, int(self.cfg["PROJECTOR_HEARTBEAT_S"] * 3000))
         pipe.execute()
         s.figures = mapping
-
-
-def raw_event(fields: dict) -> Any:
-    """An entry's event bytes (None when missing)."""
-    return fields.get(FIELD_KEYS[0]) or fields.get(FIELD_KEYS[1])
-
-
-def decode_fields(fields: dict) -> ErrorObserved | codec.ContractError:
-    """An entry's event, or the ContractError saying why it has none (never raises)."""
-    try:
-        return decode(raw_event(fields))
-    except codec.ContractError as exc:
-        return exc
-
-
-def decode(raw: Any) -> ErrorObserved:
-    """An entry's event; anything but a valid error.observed raises ContractError."""
-    if raw is None:
-        raise codec.ContractError("entry has no event field (deleted while pending?)")
-    event = codec.decode(raw)
-    if not isinstance(event, ErrorObserved):
-        raise codec.ContractError(f"expected error.observed, got {event.TYPE}")
-    return event
-
-
-def install_signal_handlers(projector: Projector) -> None:
-    """First SIGTERM/SIGINT: finish the batch and exit 0; a second one: exit now."""
-
-    def handler(signum: int, frame: Any) -> None:
-        if projector.stopping:
-            os._exit(128 + signum)
-        projector.stopping = True
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)

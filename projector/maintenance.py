@@ -20,7 +20,7 @@ from projector.store import Store, for_alias
 
 log = logging.getLogger(__name__)
 
-STEPS = ("projector.maintenance.resignal", "projector.maintenance.prune", "projector.maintenance.trim_streams")
+STEPS = ("projector.maintenance.resignal_missed", "projector.maintenance.prune", "projector.maintenance.trim_streams")
 
 
 def _client(client: Any) -> Any:
@@ -28,7 +28,7 @@ def _client(client: Any) -> Any:
     return client or stream.connect(cfg["REDIS_URL"], cfg["PROJECTOR_SOCKET_TIMEOUT_S"])
 
 
-def resignal(client: Any = None, store: Store | None = None, now_ms: int | None = None) -> dict[str, int]:
+def resignal_missed(client: Any = None, store: Store | None = None, now_ms: int | None = None) -> dict[str, int]:
     """Publish signals that were committed but never sent, and re-send crossed groups nobody filed yet."""
     cfg, names = conf.get(), conf.names()
     client = _client(client)
@@ -104,8 +104,8 @@ def safe_floor(client: Any, key: str) -> tuple[int, int] | None:
 
 
 def trim_streams(client: Any = None, names: Names | None = None, now_ms: int | None = None) -> dict[str, int]:
-    """XTRIM MINID each error stream (and the signals stream) below every group's position and pending entries,
-    keeping STREAM_RETENTION_DAYS for replay; never past an unacknowledged entry."""
+    """XTRIM MINID the error and signals streams below every group's pending entries and position (keeping
+    STREAM_RETENTION_DAYS for replay)."""
     cfg = conf.get()
     names = names or conf.names()
     client = _client(client)

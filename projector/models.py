@@ -1,8 +1,4 @@
-"""Projections of the error stream: groups, hourly counts, sampled logs, distinct users, checkpoints.
-
-Foreign keys to ErrorGroup carry no database constraint: the projector is their only writer, and the
-deferred per-row checks would cost the ingest path a lookup per hourly, sample and user row.
-"""
+"""Projections of the error stream: groups, hourly counts, sampled logs, distinct users, checkpoints."""
 
 from __future__ import annotations
 
@@ -65,6 +61,10 @@ class ErrorGroup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.count})"
+
+
+# Foreign keys to ErrorGroup carry no database constraint: the projector is their only writer, and the
+# deferred per-row checks would cost the ingest path a lookup per hourly, sample and user row.
 
 
 class ErrorLog(models.Model):
@@ -140,7 +140,10 @@ class ClassHourly(models.Model):
 
 
 class GroupUser(models.Model):
-    """A distinct user/client of a group, as a 64-bit hash; rows stop at DISTINCT_USERS_CAP per group."""
+    """A distinct user (their id, else capture's client hash) of a group as a 64-bit hash, up to DISTINCT_USERS_CAP."""
+
+    # ErrorGroup.users adds the rows a batch really inserted (ON CONFLICT DO NOTHING, in the checkpoint's
+    # transaction): redelivery and replay cannot count anyone twice. Exact up to the cap, then "N+".
 
     group = models.ForeignKey(ErrorGroup, on_delete=models.CASCADE, related_name="+", db_index=False,
                               db_constraint=False)

@@ -1,13 +1,12 @@
-"""Reading and decoding a shard's next batch in a thread while the current one is written to the database."""
+"""Reading and decoding the next batch in a thread while the current one is written to the database."""
 
 from __future__ import annotations
 
 import queue
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
-from projector.lease import Lease
 from projector.stream import Reader, wait_for_entries
 
 
@@ -17,22 +16,21 @@ class Batch:
 
     entries: list = field(default_factory=list)
     decoded: list = field(default_factory=list)
-    tail: str | None = None
-    lost: bool = False
+    tail: str = ""
+    idle: bool = False
     error: BaseException | None = None
 
 
 class Prefetcher:
-    """One thread per held shard: fenced XREADGROUP '>' then decode, one batch ahead of the writer.
+    """One thread per held shard: XREADGROUP '>' (see Reader.read_new) then decode, a batch ahead of the writer."""
 
-    Entries it read but the writer never took stay pending under this consumer: after stop(), the loop
-    drains its own pending list first, so nothing is skipped or reordered.
-    """
+    # What it read but the writer never took stays pending under this consumer: after stop() the loop
+    # drains its own pending entries first, so nothing is skipped or reordered.
 
-    def __init__(self, reader: Reader, lease: Lease, count: int, block_ms: int,
+    def __init__(self, reader: Reader, tail: str, count: int, block_ms: int,
                  decode: Callable[[Any], Any], ready: threading.Event) -> None:
         self.reader = reader
-        self.lease = lease
+        self.tail = tail
         self.count = count
         self.block_ms = block_ms
         self.decode = decode
@@ -74,15 +72,53 @@ class Prefetcher:
         client = self.reader.client
         while not self._stop.is_set():
             try:
-                reply = self.reader.read_new(self.lease.token, self.lease.key, self.count)
-                if reply is None:
-                    self._put(Batch(lost=True))
-                    return
-                if isinstance(reply, str):
-                    if self._put(Batch(tail=reply)):
-                        wait_for_entries(client, {self.reader.stream: reply}, self.block_ms)
+                entries, self.tail, caught_up = self.reader.read_new(self.tail, self.count)
+                if caught_up:
+                    if self._put(Batch(tail=self.tail, idle=True)):
+                        wait_for_entries(client, {self.reader.stream: self.tail}, self.block_ms)
                     continue
-                self._put(Batch(entries=reply, decoded=[self.decode(fields) for _, fields in reply]))
+                self._put(Batch(entries=entries, decoded=[self.decode(fields) for _, fields in entries], tail=self.tail))
             except BaseException as exc:  # handed to the loop, which backs off and restarts this thread
                 self._put(Batch(error=exc))
                 return
+
+
+def read_ahead(items: Iterable[Any], depth: int = 2) -> Iterator[Any]:
+    """Produce items in a thread, up to depth ahead of the consumer (its errors re-raised here)."""
+    handover: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        handover.put((item, None), timeout=0.05)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            handover.put((done, None))
+        except BaseException as exc:  # re-raised in the consumer
+            handover.put((done, exc))
+
+    thread = threading.Thread(target=produce, name="read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = handover.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                handover.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        thread.join()

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from contracts import codec
 from contracts import known as known_map
 from contracts.names import GROUP_PROJECTOR, Names
 from projector.handlers import Rules, order_key
 from projector.lease import Lease
-from projector.loop import decode
+from projector.entries import decode_fields
+from projector.prefetch import read_ahead
 from projector.models import ErrorGroup
 from projector.store import Store
-from projector.stream import ensure_group, parse_entries, text
+from projector.stream import ensure_group, parse_entries
 
-log = logging.getLogger(__name__)
 MAX_SEQ = 2**63 - 1  # the checkpoint's columns are signed 64-bit; no millisecond holds that many entries
 
 
@@ -73,7 +72,7 @@ def replay(
     start: str = "-",
     take_lease: bool = False,
     consumer: str = "replay",
-    batch: int = 5000,
+    batch: int = 10_000,
     progress: Callable[[int, int], None] | None = None,
 ) -> ReplayResult:
     """Empty the projections and apply every entry from start (an id, or '-') in one transaction; idempotent."""
@@ -94,6 +93,7 @@ def replay(
         with store.atomic():
             states = _states(store)
             store.empty()
+            store.states = {}
             for stream in names.all_errors():
                 last = _replay_stream(client, store, stream, start, batch, known, rules, leases, result, total, progress)
                 store.restart(stream, epochs[stream], order_key(last))
@@ -103,10 +103,22 @@ def replay(
             ensure_group(client, stream, GROUP_PROJECTOR)
             client.xgroup_setid(stream, GROUP_PROJECTOR, last)
     finally:
+        store.states = None
         for lease in leases:
             lease.release()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _pages(client: Any, stream: str, start: str, batch: int) -> Iterator[tuple[list, list]]:
+    """(entries, decoded events) pages from start to the end of a stream."""
+    cursor = start
+    while True:
+        entries = parse_entries(client.xrange(stream, min=cursor, max="+", count=batch))
+        if not entries:
+            return
+        yield entries, [decode_fields(fields) for _, fields in entries]
+        cursor = "(" + entries[-1][0]
 
 
 def _replay_stream(client: Any, store: Store, stream: str, start: str, batch: int, known: Any, rules: Rules,
@@ -114,24 +126,21 @@ def _replay_stream(client: Any, store: Store, stream: str, start: str, batch: in
                    progress: Callable[[int, int], None] | None) -> str:
     """Apply one stream from start to its end; returns the position the live consumer continues after."""
     last = before(start)
-    cursor = start
-    while True:
-        entries = parse_entries(client.xrange(stream, min=cursor, max="+", count=batch))
-        if not entries:
-            return last
-        fresh = []
-        for entry_id, fields in entries:
-            try:
-                fresh.append((entry_id, decode(fields.get(b"e", fields.get("e")))))
-            except codec.ContractError:
-                result.invalid += 1
-        plan = store.apply_entries(fresh, known, rules)
-        result.events += plan.events
-        result.entries += len(entries)
-        last = text(entries[-1][0])
-        cursor = "(" + last
-        for lease in leases:
-            if not lease.renew():
-                raise LeaseHeld(leases.index(lease), lease.holder() or "nobody")
-        if progress is not None:
-            progress(result.entries, total)
+    pages = read_ahead(_pages(client, stream, start, batch))
+    try:
+        for entries, decoded in pages:
+            fresh = [(entry[0], event) for entry, event in zip(entries, decoded)
+                     if not isinstance(event, codec.ContractError)]
+            result.invalid += len(entries) - len(fresh)
+            plan = store.apply_entries(fresh, known, rules)
+            result.events += plan.events
+            result.entries += len(entries)
+            last = entries[-1][0]
+            for index, lease in enumerate(leases):
+                if not lease.renew():
+                    raise LeaseHeld(index, lease.holder() or "nobody")
+            if progress is not None:
+                progress(result.entries, total)
+    finally:
+        pages.close()
+    return last

@@ -24,3 +24,4 @@ def apply_action(group_id: int, action: str) -> bool:
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action[:20]!r}")
     return set_state(group_id, ACTIONS[action])
+

@@ -96,6 +96,9 @@ class Store:
         # holder's epoch stands (replay empties the table), so take() and empty() clear it.
         self.seen_users: set[tuple[int, int]] = set()
         self._unconfirmed: list[tuple[int, int]] = []
+        # Replay is the only writer of the tables it rebuilds: it keeps every group's state here instead of
+        # reading it back each batch. None (the live loop): read in each batch's transaction.
+        self.states: dict[str, GroupState] | None = None
 
     @property
     def connection(self) -> Any:
@@ -151,10 +154,7 @@ class Store:
         rules: Rules,
         safe: bool = False,
     ) -> Plan:
-        """Plan and write a batch and move the checkpoint to new_last, in one transaction; raises Fenced.
-
-        safe: store samples with per-row conflict handling (after the fast path was refused).
-        """
+        """Plan and write a batch and move the checkpoint to new_last in one transaction (safe: per-row conflicts)."""
         self._unconfirmed = []
         with self.atomic():
             with self.connection.cursor() as cursor:
@@ -177,8 +177,7 @@ class Store:
     ) -> Plan:
         """Plan and write entries inside the caller's transaction."""
         self._unconfirmed = []
-        fingerprints = list({event.fingerprint for _, event in entries})
-        existing = self.read_groups(fingerprints)
+        existing = self.existing([event.fingerprint for _, event in entries])
         plan = handlers.plan(entries, existing, known, rules)
         if plan.events:
             ids = self.insert_groups([g for g in plan.groups.values() if g.is_new])
@@ -196,7 +195,29 @@ class Store:
                 Store.insert_samples(self, plan, ids)
             else:
                 self.insert_samples(plan, ids)
+            self.remember(plan)
         return plan
+
+    def existing(self, fingerprints: Iterable[str]) -> dict[str, GroupState]:
+        """The planning state of these groups (from the replay cache when there is one)."""
+        wanted = list(set(fingerprints))
+        if self.states is None:
+            return self.read_groups(wanted)
+        missing = [fp for fp in wanted if fp not in self.states]
+        if missing:
+            self.states.update(self.read_groups(missing))
+        return {fp: self.states[fp] for fp in wanted if fp in self.states}
+
+    def remember(self, plan: Plan) -> None:
+        """Keep each group's state after the plan (replay only; users stay as read: the SQL caps them)."""
+        if self.states is None:
+            return
+        for fp, g in plan.groups.items():
+            old = g.existing or GroupState(g.group_id)
+            self.states[fp] = GroupState(
+                g.group_id, g.total, old.users, g.state, g.sample_minute, g.sample_count,
+                old.crossed or bool(g.crossed_ms), g.regressed_ms or old.regressed_ms, g.fixed_at_seen,
+                g.after_fix_count)
 
     def read_groups(self, fingerprints: list[str]) -> dict[str, GroupState]:
         """The planning state of the groups that exist among these fingerprints."""

@@ -9,7 +9,6 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from contracts.names import EVENT_FIELD
-from projector import lease
 from projector.handlers import order_key
 
 Entry = tuple[str, dict]
@@ -73,16 +72,35 @@ class Reader:
         self.group = group
         self.consumer = consumer
         self.dead = dead
-        self._read = client.register_script(lease.READ)
 
-    def read_new(self, token: str, lease_key: str, count: int) -> list[Entry] | str | None:
-        """New entries ('>') while the lease token is ours; with none, the stream's last id; None: lease lost."""
-        raw = self._read(keys=[lease_key, self.stream], args=[token, self.group, self.consumer, count])
-        if raw == -1:
-            return None
-        if isinstance(raw, (bytes, str)):
-            return text(raw)
-        return _stream_reply(raw)
+    def read_new(self, tail: str, count: int) -> tuple[list[Entry], str, bool]:
+        """(entries, new tail, caught up): new entries after our tail, first those an old holder took past it."""
+        # One MULTI: if the first entry after our tail is not the first delivered to us, an old holder read
+        # entries in between. Skipping them later as "at or below the checkpoint" would lose them, so they are
+        # claimed and applied first (the old holder cannot commit them: the epoch fences it).
+        pipe = self.client.pipeline(transaction=True)
+        pipe.xrange(self.stream, min="(" + tail, max="+", count=1)
+        pipe.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=count)
+        pipe.xrevrange(self.stream, max="+", min="-", count=1)
+        following, reply, newest = pipe.execute()
+        entries = _stream_reply(reply)
+        after_tail = text(following[0][0]) if following else None
+        if entries:
+            if after_tail != entries[0][0]:
+                entries = self._claim_between(tail, entries[0][0]) + entries
+            return entries, entries[-1][0], False
+        if after_tail is not None:
+            gap = self._claim_between(tail, None)
+            if gap:
+                return gap, gap[-1][0], False
+        return [], text(newest[0][0]) if newest else tail, True
+
+    def _claim_between(self, tail: str, before: str | None) -> list[Entry]:
+        ids = [entry_id for entry_id, _ in self.client.xrange(
+            self.stream, min="(" + tail, max="(" + before if before else "+")]
+        if not ids:
+            return []
+        return parse_entries(self.client.xclaim(self.stream, self.group, self.consumer, 0, ids))
 
     def read_own_pending(self, after: str, count: int) -> list[Entry]:
         """This consumer's pending entries after an id (each read counts as a delivery)."""
@@ -95,16 +113,15 @@ class Reader:
                                           consumername=self.consumer)
         return {text(r["message_id"]): int(r["times_delivered"]) for r in rows}
 
-    def finish(self, ids: Sequence[str], dead: Iterable[tuple[str, bytes, str]], known_version_key: str) -> Any:
-        """Dead-letter, then XACK, atomically; returns the known map's version read in the same round trip."""
+    def finish(self, ids: Sequence[str], dead: Iterable[tuple[str, bytes, str]]) -> None:
+        """Dead-letter, then XACK, atomically (the dead-letter stream shares the shard's hash slot)."""
         pipe = self.client.pipeline(transaction=True)
         for entry_id, raw, reason in dead:
             pipe.xadd(self.dead, {EVENT_FIELD: raw, "reason": reason[:500], "id": entry_id, "stream": self.stream},
                       maxlen=DEAD_MAXLEN, approximate=True)
         if ids:
             pipe.xack(self.stream, self.group, *ids)
-        pipe.get(known_version_key)
-        return pipe.execute()[-1]
+        pipe.execute()
 
     def last_delivered(self) -> str:
         """The group's last-delivered id ('0-0' when the group is new)."""

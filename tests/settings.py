@@ -81,6 +81,9 @@ else:
 ERRORTRAIL = {
     "BACKGROUND": False,
     "REPORT_INTERNAL_ERRORS": True,
+    # Every occurrence in full unless a test asks for storm coalescing (tests/component/test_capture_storm.py).
+    "COALESCE_FULL": 1_000_000,
+    "MAX_EVENTS_PER_S": 1_000_000,
     "RELEASE": "tests",
     "ENVIRONMENT": "test",
     "SPOOL_DIR": os.path.join(tempfile.gettempdir(), f"errortrail-test-spool-{os.getpid()}"),

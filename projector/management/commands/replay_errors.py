@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from projector import conf, stream
-from projector.loop import tune_gc
+from projector.process import tune_process
 from projector.replay import LeaseHeld, replay
 from projector.store import for_alias
 
@@ -22,7 +22,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--from", dest="start", default="-", help="First stream id to apply (default: the first).")
         parser.add_argument("--take-lease", action="store_true", help="Run even while a live projector holds a lease.")
-        parser.add_argument("--batch", type=int, default=5000, help="Entries per read (default 5000).")
+        parser.add_argument("--batch", type=int, default=10_000, help="Entries per read and write (default 10000).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         start = options["start"]
@@ -32,7 +32,7 @@ class Command(BaseCommand):
             raise CommandError("--batch must be at least 1")
         cfg = conf.get()
         client = stream.connect(cfg["REDIS_URL"], cfg["PROJECTOR_SOCKET_TIMEOUT_S"])
-        tune_gc()
+        tune_process()
         tty = self.stdout.isatty() if hasattr(self.stdout, "isatty") else sys.stdout.isatty()
         try:
             result = replay(client, for_alias(cfg["DATABASE"]), conf.names(), cfg, start=start,

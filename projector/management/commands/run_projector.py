@@ -8,7 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from projector import conf, stream
-from projector.loop import Projector, install_signal_handlers, tune_gc
+from projector.loop import Projector
+from projector.process import install_signal_handlers, tune_process
 from projector.store import for_alias
 
 
@@ -44,7 +45,7 @@ class Command(BaseCommand):
             shards=parse_shards(options.get("shards"), names.shards), until_idle=options["until_idle"],
         )
         install_signal_handlers(projector)
-        tune_gc()
+        tune_process()
         projector.run()
         self.stdout.write(f"run_projector {projector.consumer}: {projector.stats.events} events applied, "
                           f"{projector.stats.dead} dead-lettered")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import gc
 import io
 import logging
+import sys
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from projector import loop, stream
+from projector import process, stream
 from projector.management.commands.run_projector import parse_shards
 from tests.projector_support.factories import counts, event, expected, xadd
 
@@ -19,7 +20,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.backends]
 @pytest.fixture
 def command_redis(projector_settings, fake_redis, monkeypatch):
     monkeypatch.setattr(stream, "connect", lambda *a, **k: fake_redis)
-    monkeypatch.setattr("projector.management.commands.run_projector.tune_gc", lambda: None)
+    monkeypatch.setattr("projector.management.commands.run_projector.tune_process", lambda: None)
     monkeypatch.setattr("projector.management.commands.run_projector.install_signal_handlers", lambda p: None)
     monkeypatch.setattr(logging.getLogger(), "handlers", [logging.NullHandler()])
     return fake_redis
@@ -53,18 +54,20 @@ def test_shard_options():
             parse_shards(bad, 4)
 
 
-def test_tune_gc_raises_the_first_threshold():
-    before = gc.get_threshold()
+def test_tune_process_raises_the_first_threshold_and_shortens_the_switch_interval():
+    before, interval = gc.get_threshold(), sys.getswitchinterval()
     try:
-        loop.tune_gc()
+        process.tune_process()
         assert gc.get_threshold()[0] == 50_000 and gc.get_freeze_count() > 0
+        assert sys.getswitchinterval() == process.SWITCH_INTERVAL_S
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+        sys.setswitchinterval(interval)
 
 
 def test_default_consumer_names(monkeypatch):
     monkeypatch.setenv("ERRORTRAIL_CONSUMER", "box-7")
-    assert loop.default_consumer() == "box-7"
+    assert process.default_consumer() == "box-7"
     monkeypatch.delenv("ERRORTRAIL_CONSUMER")
-    assert loop.default_consumer().endswith(f"-{__import__('os').getpid()}")
+    assert process.default_consumer().endswith(f"-{__import__('os').getpid()}")

@@ -54,16 +54,36 @@ def test_a_read_ahead_error_backs_off_and_rereads(make_projector, fake_redis, na
     assert counts() == expected(evs) and calls[0].startswith("prefetch")
 
 
-def test_a_lease_lost_under_the_read_ahead_drops_the_shard(make_projector, fake_redis, names):
-    p = make_projector(until_idle=False)
-    p.manage_leases()
-    shard = p.held[0]
-    shard.claim_from = None
-    Lease(fake_redis, names.lease(0), "thief", 10).acquire(force=True)
-    p._ready.clear()
-    assert p.step(shard) is False  # starts the read-ahead
-    p._ready.wait(10)
-    assert p.step(shard) is False and not p.held
+def test_what_an_old_holder_read_after_losing_its_lease_is_claimed_back(make_projector, fake_redis, names):
+    stream_key = names.errors()
+    first, zombie_read, later = [event(1)], [event(2), event(3)], [event(4)]
+    xadd(fake_redis, names, first)
+    new = make_projector(consumer="new")
+    new.manage_leases()
+    xadd(fake_redis, names, zombie_read)
+    fake_redis.xreadgroup(GROUP_PROJECTOR, "old", {stream_key: ">"})  # past the new holder's tail
+    xadd(fake_redis, names, later)
+    new.run()
+    assert counts() == expected(first + zombie_read + later)
+    assert fake_redis.xpending(stream_key, GROUP_PROJECTOR)["pending"] == 0
+
+
+def test_the_reader_claims_gaps_and_moves_past_what_others_applied(fake_redis):
+    fake_redis.xgroup_create("s", "g", id="0", mkstream=True)
+    ids = [fake_redis.xadd("s", {"e": str(i).encode()}).decode() for i in range(4)]
+    reader = stream.Reader(fake_redis, "s", "g", "me", "dead")
+    fake_redis.xreadgroup("g", "other", {"s": ">"}, count=2)
+    entries, tail, caught_up = reader.read_new("0-0", 10)
+    assert [e for e, _ in entries] == ids and tail == ids[-1] and not caught_up
+    assert reader.read_new(tail, 10) == ([], ids[-1], True)
+    more = [fake_redis.xadd("s", {"e": b"x"}).decode() for _ in range(2)]
+    fake_redis.xreadgroup("g", "other", {"s": ">"})
+    fake_redis.xack("s", "g", *more)  # the other one applied and acked them: nothing to claim
+    assert reader.read_new(tail, 10) == ([], more[-1], True)
+    fake_redis.xadd("s", {"e": b"y"})
+    fake_redis.xreadgroup("g", "other", {"s": ">"})
+    entries, tail, caught_up = reader.read_new(more[-1], 10)
+    assert len(entries) == 1 and not caught_up
 
 
 def test_the_read_ahead_stops_while_waiting_to_hand_over():
@@ -71,12 +91,11 @@ def test_the_read_ahead_stops_while_waiting_to_hand_over():
         client = None
         stream = "s"
 
-        def read_new(self, token, key, count):
-            return [("1-0", {b"e": b"x"})]
+        def read_new(self, tail, count):
+            return [("1-0", {b"e": b"x"})], "1-0", False
 
     ready = threading.Event()
-    prefetcher = Prefetcher(Reader(), Lease.__new__(Lease), 10, 10, lambda fields: fields, ready)
-    prefetcher.lease.token, prefetcher.lease.key = "t", "k"
+    prefetcher = Prefetcher(Reader(), "0-0", 10, 10, lambda fields: fields, ready)
     prefetcher.start()
     ready.wait(10)
     prefetcher.stop()  # it was blocked handing over a second batch
@@ -240,4 +259,17 @@ def test_lease_holder_and_release(fake_redis):
 
 def test_batches_default_to_empty():
     batch = Batch()
-    assert batch.entries == [] and batch.tail is None and not batch.lost and batch.error is None
+    assert batch.entries == [] and batch.tail == "" and not batch.idle and batch.error is None
+
+
+def test_the_known_map_is_reloaded_when_its_version_moves(make_projector, fake_redis, names):
+    from contracts import known as known_map
+    from contracts.known import KnownEntry
+
+    p = make_projector()
+    p.manage_leases()
+    assert len(p.known) == 0
+    version = known_map.put(fake_redis, names, KnownEntry(bug_id="B-4", message="m", fingerprint=fingerprint(4)))
+    p.check_known()
+    assert p.known.version == version and fingerprint(4) in p.known.exact
+    p.shutdown()

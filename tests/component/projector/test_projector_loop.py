@@ -17,7 +17,7 @@ from contracts.events import ThresholdCrossed
 from contracts.known import KnownEntry
 from contracts.names import EVENT_FIELD, GROUP_PROJECTOR
 from projector import loop as loop_module
-from projector.loop import Backoff, install_signal_handlers
+from projector.process import Backoff, install_signal_handlers
 from projector.models import Checkpoint, ClassHourly, ErrorGroup, ErrorHourly, ErrorLog, GroupUser
 from projector.store import Fenced, Store
 from tests.projector_support.factories import BASE_MS, counts, event, expected, fingerprint, xadd
@@ -120,11 +120,11 @@ def test_a_lost_ack_after_commit_never_double_counts(make_projector, fake_redis,
     real_finish = loop_module.Reader.finish
     calls = []
 
-    def flaky_finish(self, ids, dead, key):
+    def flaky_finish(self, ids, dead):
         calls.append(list(ids))
         if len(calls) == 1:
             raise redis.ConnectionError("connection lost after commit")
-        return real_finish(self, ids, dead, key)
+        return real_finish(self, ids, dead)
 
     monkeypatch.setattr(loop_module.Reader, "finish", flaky_finish)
     p = make_projector()
@@ -147,9 +147,9 @@ def test_nothing_is_acked_before_the_commit(make_projector, fake_redis, names, m
         order.append("committed")
         return real_apply(self, *args, **kwargs)
 
-    def finish(self, ids, dead, key):
+    def finish(self, ids, dead):
         order.append(f"acked {len(ids)}")
-        return real_finish(self, ids, dead, key)
+        return real_finish(self, ids, dead)
 
     monkeypatch.setattr(Store, "apply", failing_once)
     monkeypatch.setattr(type(make_projector().store), "apply", failing_once)
@@ -186,7 +186,7 @@ def test_a_restarted_consumer_reclaims_its_own_lease_at_once(make_projector, fak
     assert make_projector(consumer="other").leases[0].acquire() is False
 
 
-def test_an_old_holder_is_fenced_at_read_and_at_commit(make_projector, projector_settings, fake_redis, names):
+def test_an_old_holder_is_fenced_at_commit(make_projector, projector_settings, fake_redis, names):
     projector_settings(PROJECTOR_PREFETCH=False)
     xadd(fake_redis, names, [event(1)])
     old, new = make_projector(consumer="old"), make_projector(consumer="new")
@@ -197,8 +197,9 @@ def test_an_old_holder_is_fenced_at_read_and_at_commit(make_projector, projector
     with pytest.raises(Fenced):
         old.store.apply(shard.stream, shard.epoch, shard.last, (1, 0), [("1-0", event(9))], old.known, old.rules)
     shard.claim_from = None
-    assert old.step(shard) is False and not old.held  # the fenced read refused it
-    new.run()
+    old.step(shard)
+    assert not old.held  # it read, could not commit, and let go
+    new.run()  # claims what the old one read past its tail
     assert counts() == {fingerprint(1): 1}
 
 
@@ -207,7 +208,7 @@ def test_a_fenced_batch_is_not_acked(make_projector, projector_settings, fake_re
     old, new = make_projector(consumer="old"), make_projector(consumer="new")
     old.manage_leases()
     xadd(fake_redis, names, [event(1)])
-    entries = old.held[0].reader.read_new(old.held[0].lease.token, old.held[0].lease.key, 10)
+    entries, _, _ = old.held[0].reader.read_new(old.held[0].tail, 10)
     new.leases[0].acquire(force=True)
     new.take(0)
     old.handle(old.held[0], entries, None)
@@ -403,7 +404,7 @@ def test_stop_from_another_thread_ends_run(make_projector, fake_redis, names):
 def test_first_signal_stops_gracefully_second_exits_now(make_projector, monkeypatch):
     p = make_projector()
     exits = []
-    monkeypatch.setattr(os, "_exit", exits.append)
+    monkeypatch.setattr(os, "_exit", exits.append)  # process.py calls os._exit
     previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     try:
         install_signal_handlers(p)

@@ -36,7 +36,7 @@ def crossed(make_projector, fake_redis, names):
 
 
 def resignal(fake_redis, now_ms=None):
-    return maintenance.resignal(client=fake_redis, store=for_alias("default"), now_ms=now_ms)
+    return maintenance.resignal_missed(client=fake_redis, store=for_alias("default"), now_ms=now_ms)
 
 
 def test_a_committed_but_unsent_signal_is_published(crossed, fake_redis, names):

@@ -129,7 +129,7 @@ def test_before():
 def command_redis(fake_redis, monkeypatch):
     monkeypatch.setattr(stream, "connect", lambda *a, **k: fake_redis)
     monkeypatch.setattr(replay_module, "ensure_group", stream.ensure_group)
-    monkeypatch.setattr("projector.management.commands.replay_errors.tune_gc", lambda: None)
+    monkeypatch.setattr("projector.management.commands.replay_errors.tune_process", lambda: None)
     return fake_redis
 
 

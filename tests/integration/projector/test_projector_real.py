@@ -1,4 +1,4 @@
-"""In-process checks against the real Redis (Lua fencing, XAUTOCLAIM replies) and the real database (replay)."""
+"""In-process checks against the real Redis (gap claims, XAUTOCLAIM replies) and the real database (replay)."""
 
 from __future__ import annotations
 
@@ -25,18 +25,19 @@ def projector(client, consumer, **kwargs):
                      **kwargs)
 
 
-def test_the_lua_fence_refuses_reads_once_the_lease_moved(live, client):
+def test_entries_an_old_holder_read_are_claimed_back(live, client):
     xadd(client, live.names, [event(1)])
     old, new = projector(client, "old"), projector(client, "new")
     old.manage_leases()
     shard = old.held[0]
-    assert shard.reader.read_new(shard.lease.token, shard.lease.key, 10)[0][1][b"e"]
-    xadd(client, live.names, [event(2)])
     new.leases[0].acquire(force=True)
     new.take(0)
-    assert shard.reader.read_new(shard.lease.token, shard.lease.key, 10) is None
+    xadd(client, live.names, [event(2), event(3)])
+    entries, _, _ = shard.reader.read_new(shard.tail, 10)  # the old one keeps reading: 1, 2 and 3
+    assert len(entries) == 3
+    xadd(client, live.names, [event(4)])
     new.run()
-    assert counts() == {event(1).fingerprint: 1, event(2).fingerprint: 1}
+    assert counts() == expected([event(1), event(2), event(3), event(4)])
     old.shutdown()
 
 
@@ -44,10 +45,11 @@ def test_an_idle_read_returns_the_last_id(live, client):
     p = projector(client, "idle")
     p.manage_leases()
     shard = p.held[0]
-    assert shard.reader.read_new(shard.lease.token, shard.lease.key, 10) == "0-0"
+    assert shard.reader.read_new(shard.tail, 10) == ([], "0-0", True)
     [entry_id] = xadd(client, live.names, [event(1)])
-    shard.reader.read_new(shard.lease.token, shard.lease.key, 10)
-    assert shard.reader.read_new(shard.lease.token, shard.lease.key, 10) == entry_id
+    entries, tail, caught_up = shard.reader.read_new(shard.tail, 10)
+    assert [e for e, _ in entries] == [entry_id] and tail == entry_id and not caught_up
+    assert shard.reader.read_new(tail, 10) == ([], entry_id, True)
     p.shutdown()
 
 
