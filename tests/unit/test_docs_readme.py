@@ -84,11 +84,11 @@ def test_the_readme_configuration_table_matches_the_code():
     assert len(rows) >= 10
     for row in rows:
         variables, keys, default = (cell.strip() for cell in row.strip("|").split("|")[:3])
-        keys = [k.strip("` ") for k in re.split(r"[,/]", keys)]
-        variables = [v.strip("` ") for v in re.split(r"[,/]", variables)]
+        keys = [k.strip("` ") for k in re.split(r", | / ", keys)]
+        variables = [v.strip("` ") for v in re.split(r", | / ", variables)]
         first = SETTINGS[keys[0]]
         assert variables[0] in first.env, row  # the variable sets that key
-        shown = default.split(",")[0].split("/")[0].strip(" `")
+        shown = default.split(", ")[0].split(" / ")[0].strip(" `")
         expected = str(first.default).lower() if isinstance(first.default, bool) else str(first.default)
         if shown not in ("–", "(empty)") and not shown.startswith(("<tmp>", "REDIS_URL")):
             assert shown == expected, row
