@@ -227,7 +227,11 @@ def banner(port: int, login: tuple[str, str], redis: RedisChoice, env: dict[str,
     """What a newcomer needs to know, printed once the site answers."""
     env = env or {}
     site = f"http://{HOST}:{port}"
-    backend = "github (" + env["GITHUB_REPO"] + ")" if env.get("GITHUB_TOKEN") and env.get("GITHUB_REPO") else "local"
+    backend = (env.get("ERRORTRAIL_BUG_BACKEND") or "auto").strip().lower()
+    if backend == "auto":  # bugbot's rule: GitHub when both are given
+        backend = "github" if env.get("GITHUB_TOKEN") and env.get("GITHUB_REPO") else "local"
+    if backend in ("github", "gh"):
+        backend += f" ({env.get('GITHUB_REPO', '')})"
     return "\n".join([
         "",
         "Paws & Claws clinic is running (errortrail demo)",

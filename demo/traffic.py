@@ -75,13 +75,13 @@ class Site:
             return False
 
 
-def poll(ready: Callable[[], bool], timeout_s: float, every_s: float = POLL_S) -> bool:
-    """Call `ready` until it is true or the timeout passes."""
+def poll(ready: Callable[[], bool], timeout_s: float) -> bool:
+    """Call `ready` every POLL_S until it is true or the timeout passes."""
     deadline = time.monotonic() + timeout_s
     while not ready():
         if time.monotonic() >= deadline:
             return False
-        time.sleep(every_s)
+        time.sleep(POLL_S)
     return True
 
 
