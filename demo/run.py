@@ -129,7 +129,8 @@ def start_fakeredis(stack: contextlib.ExitStack, port: int = 0) -> RedisChoice:
         thread.join(STOP_TIMEOUT_S)
 
     stack.callback(stop)
-    return RedisChoice(f"redis://{HOST}:{server.server_address[1]}/0", "fakeredis in this process; events vanish on exit")
+    url = f"redis://{HOST}:{server.server_address[1]}/0"
+    return RedisChoice(url, "fakeredis in this process; events vanish on exit")
 
 
 def configured_redis_url(environ: dict[str, str]) -> str | None:
@@ -278,7 +279,7 @@ def parse_args(argv: list[str] | None, environ: dict[str, str]) -> argparse.Name
     parser.add_argument("--port", type=int, default=int(environ.get("DEMO_PORT", "8000")))
     parser.add_argument("--redis", choices=REDIS_MODES, default=environ.get("DEMO_REDIS", "auto"))
     parser.add_argument("--traffic", choices=TRAFFIC_MODES, default=environ.get("DEMO_TRAFFIC", "first"),
-                        help="run demo/traffic.py once the site is up: on the first start only (default), always, never")
+                        help="run demo/traffic.py once the site is up: first start only (default), always, never")
     return parser.parse_args(argv)
 
 

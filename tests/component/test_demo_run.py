@@ -54,7 +54,8 @@ def test_the_banner_names_the_urls_the_login_and_the_tracker():
     assert "bug tracker   github (o/r)" in github and "ghp_not_shown" not in github
     forced = {"GITHUB_TOKEN": "x", "GITHUB_REPO": "o/r", "ERRORTRAIL_BUG_BACKEND": "local"}
     assert "bug tracker   local" in run.banner(8123, ("vet", "pw"), choice, forced)
-    assert "bug tracker   gh (o/r)" in run.banner(8123, ("vet", "pw"), choice, {**forced, "ERRORTRAIL_BUG_BACKEND": "gh"})
+    gh = {**forced, "ERRORTRAIL_BUG_BACKEND": "gh"}
+    assert "bug tracker   gh (o/r)" in run.banner(8123, ("vet", "pw"), choice, gh)
 
 
 def test_consumers_beating_needs_both_heartbeats(tcp_fakeredis):

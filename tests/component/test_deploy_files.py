@@ -211,7 +211,8 @@ def test_systemd_analyze_verifies_the_units(tmp_path):
         if path.suffix in (".service", ".target"):
             text = path.read_text().replace("/srv/errortrail/.venv/bin", str(REPO / ".venv" / "bin"))
             (tmp_path / path.name).write_text(text.replace("/srv/errortrail", str(REPO)))
-    names = [f"./{p.name}" for p in sorted(tmp_path.iterdir()) if "@" not in p.name] + ["./errortrail-projector@1.service"]
+    names = [f"./{p.name}" for p in sorted(tmp_path.iterdir()) if "@" not in p.name]
+    names.append("./errortrail-projector@1.service")
     result = subprocess.run(["systemd-analyze", "verify", "--man=no", *names], cwd=tmp_path, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0 and result.stderr.strip() == "", result.stderr

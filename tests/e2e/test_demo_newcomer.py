@@ -23,7 +23,7 @@ from demo import run
 from demo.traffic import Site
 from tests.conftest import service_missing
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 DEADLINE_S = 120.0
@@ -218,6 +218,14 @@ def test_make_demo_on_embedded_defaults_with_no_redis_listening(tmp_path):
         demo.kill_leftovers()
 
 
+def bug_ids_in(database_url: str) -> set[str]:
+    """The known issues' bug ids stored in a PostgreSQL database."""
+    import psycopg
+
+    with psycopg.connect(database_url, connect_timeout=3) as conn:
+        return {row[0] for row in conn.execute("SELECT bug_id FROM errortrail_bugbot_knownissue")}
+
+
 @pytest.fixture
 def postgres_database():
     """A PostgreSQL database of its own, dropped afterwards; yields its URL."""
@@ -236,6 +244,7 @@ def postgres_database():
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.mark.integration
 def test_make_demo_on_real_redis_and_postgresql_through_two_variables(tmp_path, redis_url, real_redis,
                                                                       postgres_database):
     client, prefix = real_redis
@@ -248,6 +257,7 @@ def test_make_demo_on_real_redis_and_postgresql_through_two_variables(tmp_path, 
         prove_the_tour(demo, prefix)
         assert "from the environment" in demo.output()
         assert not (tmp_path / "var" / "clinic.sqlite3").exists()
+        assert "B-001" in bug_ids_in(postgres_database)
         assert client.exists(f"{prefix}errors") and client.hlen(f"{prefix}known") >= 1
         assert any(key.startswith(f"{prefix}celery:".encode()) for key in client.scan_iter(match=f"{prefix}*"))
         stop_and_check(demo)

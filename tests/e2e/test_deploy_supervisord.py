@@ -65,7 +65,8 @@ def test_deploy_supervisord_conf_runs_every_program_and_stops_them_gracefully(tm
                        check=True, timeout=DEADLINE_S)
         log_path = tmp_path / "supervisord.log"
         with log_path.open("w") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-c", str(relocated(tmp_path, port))],
+            conf = relocated(tmp_path, port)
+            proc = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)],
                                     cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         seen: set[int] = set()
 
