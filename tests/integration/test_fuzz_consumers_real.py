@@ -33,7 +33,7 @@ def real(settings, real_redis, redis_url):
 
 
 @pytest.mark.django_db
-@settings(FUZZ, max_examples=10)
+@settings(FUZZ, max_examples=8)
 @given(st.data())
 def test_the_projector_on_real_redis(real, data):
     from contracts.names import Names
@@ -44,7 +44,7 @@ def test_the_projector_on_real_redis(real, data):
 
 
 @pytest.mark.django_db(transaction=True)
-@settings(FUZZ, max_examples=10)
+@settings(FUZZ, max_examples=8)
 @given(st.data())
 def test_bugbot_on_real_redis(real, data):
     client, prefix = real
