@@ -13,6 +13,8 @@ from typing import Any
 import redis
 from django.core.signals import setting_changed
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
 from capture import conf
@@ -27,7 +29,7 @@ from contracts.names import EVENT_FIELD, Names
 log = logging.getLogger(__name__)
 
 SENT, SPOOLED, DROPPED = "sent", "spooled", "dropped"
-_REDIS_ERRORS = (redis.RedisError, OSError)
+_REDIS_ERRORS = (redis.RedisError, RedisClusterException, OSError)
 
 
 class Breaker:
@@ -78,16 +80,30 @@ class Breaker:
             return False
 
 
-def make_client(url: str, timeout_s: float, connect_timeout_s: float | None = None) -> redis.Redis:
-    """A Redis client with the given timeouts and no automatic retries."""
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=timeout_s,
-        socket_connect_timeout=connect_timeout_s or timeout_s,
-        retry=Retry(NoBackoff(), 0),
-        retry_on_timeout=False,
-        health_check_interval=0,
-    )
+def make_client(url: str, timeout_s: float, connect_timeout_s: float | None = None, cluster: bool = False) -> Any:
+    """A Redis (or Redis Cluster) client with the given timeouts and no automatic retries."""
+    options = dict(socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s or timeout_s,
+                   retry=Retry(NoBackoff(), 0), retry_on_timeout=False)
+    if cluster:
+        return LazyCluster(lambda: RedisCluster.from_url(url, **options))
+    return redis.Redis.from_url(url, health_check_interval=0, **options)
+
+
+class LazyCluster:
+    """A RedisCluster made on first use: its constructor asks the cluster for its slots, which must neither
+    happen at import nor fail outside the breaker when the cluster is down (it is retried on the next use)."""
+
+    def __init__(self, factory: Any) -> None:
+        self._factory = factory
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._factory()
+        return getattr(self._client, name)
 
 
 class Publisher:
@@ -96,8 +112,9 @@ class Publisher:
     def __init__(self, cfg: Any, names: Names, client: Any = None, flush_client: Any = None) -> None:
         self.cfg = cfg
         self.names = names
-        self.client = client or make_client(cfg["REDIS_URL"], cfg["SOCKET_TIMEOUT_S"], cfg["CONNECT_TIMEOUT_S"])
-        self.flush_client = flush_client or make_client(cfg["REDIS_URL"], 2.0, 0.5)
+        cluster = cfg["REDIS_CLUSTER"]
+        self.client = client or make_client(cfg["REDIS_URL"], cfg["SOCKET_TIMEOUT_S"], cfg["CONNECT_TIMEOUT_S"], cluster)
+        self.flush_client = flush_client or make_client(cfg["REDIS_URL"], 2.0, 0.5, cluster)
         self.breaker = Breaker(cfg["BREAKER_FAILURES"], cfg["BREAKER_RESET_S"])
         self.spool = Spool(cfg["SPOOL_DIR"], cfg["SPOOL_MAX_BYTES"])
         self.known = KnownCache(cfg["KNOWN_REFRESH_S"])

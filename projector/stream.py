@@ -6,6 +6,7 @@ from typing import Any, Iterable, Sequence
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from contracts.names import EVENT_FIELD
@@ -15,15 +16,13 @@ Entry = tuple[str, dict]
 DEAD_MAXLEN = 100_000
 
 
-def connect(url: str, socket_timeout_s: float) -> redis.Redis:
-    """The consumer's client: bytes replies, no automatic retries (the loop backs off itself)."""
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=socket_timeout_s,
-        socket_connect_timeout=min(socket_timeout_s, 2.0),
-        retry=Retry(NoBackoff(), 0),
-        health_check_interval=30,
-    )
+def connect(url: str, socket_timeout_s: float, cluster: bool = False) -> Any:
+    """The consumer's client (a RedisCluster with cluster): bytes replies, no automatic retries (the loop backs off)."""
+    options = dict(socket_timeout=socket_timeout_s, socket_connect_timeout=min(socket_timeout_s, 2.0),
+                   retry=Retry(NoBackoff(), 0))
+    if cluster:
+        return RedisCluster.from_url(url, **options)
+    return redis.Redis.from_url(url, health_check_interval=30, **options)
 
 
 def text(value: Any) -> str:
