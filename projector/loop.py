@@ -414,7 +414,7 @@ class Projector:
         if self.cfg["PROJECTOR_PREFETCH"]:
             self._ready.wait(block / 1000)
             return
-        wait_for_entries(self.client, {s.stream: s.tail for s in self.held.values()}, block)
+        wait_for_entries(self.client, {s.stream: s.tail for s in self.held.values()}, block, self.names.cluster)
 
     def drained(self) -> bool:
         """Whether every wanted shard's stream has been applied and acked (by us or by its holder)."""

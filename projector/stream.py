@@ -45,9 +45,12 @@ def parse_entries(raw: Any) -> list[Entry]:
 
 
 def _stream_reply(raw: Any) -> list[Entry]:
-    """One stream's entries from an XREADGROUP reply ([[stream, entries]], or fakeredis's flat [stream, entries])."""
+    """One stream's entries from an XREADGROUP reply ([[stream, entries]], fakeredis's flat [stream, entries], or
+    {stream: entries} as a RedisCluster transaction returns it)."""
     if not raw:
         return []
+    if isinstance(raw, dict):
+        return parse_entries(next(iter(raw.values())))
     if isinstance(raw[0], (bytes, str)):
         return parse_entries(raw[1])
     return parse_entries(raw[0][1])
@@ -147,6 +150,14 @@ def group_info(client: Any, stream: str, group: str) -> dict[str, Any]:
     return {}
 
 
-def wait_for_entries(client: Any, positions: dict[str, str], block_ms: int) -> bool:
+def wait_for_entries(client: Any, positions: dict[str, str], block_ms: int, cluster: bool = False) -> bool:
     """Block until an entry newer than each stream's position arrives (or block_ms passes)."""
+    if cluster and len(positions) > 1:
+        # One XREAD names keys of one cluster slot only: look at every stream without blocking, then block on one.
+        pipe = client.pipeline(transaction=False)
+        for stream, position in positions.items():
+            pipe.xread({stream: position}, count=1)
+        if any(pipe.execute()):
+            return True
+        positions = dict([next(iter(positions.items()))])
     return bool(client.xread(positions, count=1, block=block_ms))
