@@ -112,9 +112,9 @@ class Publisher:
     def __init__(self, cfg: Any, names: Names, client: Any = None, flush_client: Any = None) -> None:
         self.cfg = cfg
         self.names = names
-        cluster = cfg["REDIS_CLUSTER"]
-        self.client = client or make_client(cfg["REDIS_URL"], cfg["SOCKET_TIMEOUT_S"], cfg["CONNECT_TIMEOUT_S"], cluster)
-        self.flush_client = flush_client or make_client(cfg["REDIS_URL"], 2.0, 0.5, cluster)
+        url, cluster = cfg["REDIS_URL"], cfg["REDIS_CLUSTER"]
+        self.client = client or make_client(url, cfg["SOCKET_TIMEOUT_S"], cfg["CONNECT_TIMEOUT_S"], cluster)
+        self.flush_client = flush_client or make_client(url, 2.0, 0.5, cluster)
         self.breaker = Breaker(cfg["BREAKER_FAILURES"], cfg["BREAKER_RESET_S"])
         self.spool = Spool(cfg["SPOOL_DIR"], cfg["SPOOL_MAX_BYTES"])
         self.known = KnownCache(cfg["KNOWN_REFRESH_S"])
@@ -151,24 +151,32 @@ class Publisher:
                 self.count(self.names.known_views, event.known_bug, event.weight)
         if not encoded:
             return DROPPED
-        if self.breaker.allow():
-            try:
-                pipe = self.client.pipeline(transaction=False)
-                for stream, data in encoded:
-                    pipe.xadd(stream, {EVENT_FIELD: data}, maxlen=self.maxlen, approximate=True)
-                pipe.get(self.names.known_version)
-                version = pipe.execute()[-1]
-            except _REDIS_ERRORS as exc:
-                if self.breaker.failure():
-                    log.warning("errortrail: Redis unreachable (%s); spooling events locally", exc)
-                    self.count(self.names.capture_stats, "breaker_opened")
-            else:
-                self.breaker.success()
-                if self.known.note_version(version):
-                    self.wake()
-                return SENT if len(encoded) == len(events) else DROPPED
-        fates = [self._to_spool(stream, data) for stream, data in encoded]
+        failed = self._send(encoded) if self.breaker.allow() else range(len(encoded))
+        fates = [SENT] * len(encoded)
+        for index in failed:
+            fates[index] = self._to_spool(*encoded[index])
         return fates[0] if len(encoded) == len(events) else DROPPED
+
+    def _send(self, encoded: list[tuple[str, bytes]]) -> list[int]:
+        """XADD the events pipelined with the known-map version read (one logical send); the indices not stored."""
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for stream, data in encoded:
+                pipe.xadd(stream, {EVENT_FIELD: data}, maxlen=self.maxlen, approximate=True)
+            pipe.get(self.names.known_version)
+            replies = pipe.execute(raise_on_error=False)
+        except _REDIS_ERRORS as exc:
+            replies = [exc] * (len(encoded) + 1)
+        # On a Redis Cluster the pipeline is split per node: one node may fail while the others store their events.
+        error = next((reply for reply in replies if isinstance(reply, Exception)), None)
+        if error is None:
+            self.breaker.success()
+            if self.known.note_version(replies[-1]):
+                self.wake()
+        elif self.breaker.failure():
+            log.warning("errortrail: Redis unreachable (%s); spooling events locally", error)
+            self.count(self.names.capture_stats, "breaker_opened")
+        return [i for i, reply in enumerate(replies[:-1]) if isinstance(reply, Exception)]
 
     def hold_or_send(self, obs: Any, request: Any, full_event: Any) -> None:
         """Deliver one occurrence: in full (with any windows that ended) or folded into its window's weight."""
