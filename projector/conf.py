@@ -18,7 +18,7 @@ SETTINGS = (
     # Shared with capture and bugbot: same keys, same environment variables.
     Setting("REDIS_URL", "redis://127.0.0.1:6379/0", "Redis holding the streams and the known map.",
             env=("ERRORTRAIL_REDIS_URL", "REDIS_URL")),
-    Setting("REDIS_CLUSTER", False, "REDIS_URL names a node of a Redis Cluster (shard keys are then always tagged).",
+    Setting("REDIS_CLUSTER", False, "REDIS_URL is a node of a Redis Cluster (shard keys are then always tagged).",
             env=("ERRORTRAIL_REDIS_CLUSTER",)),
     Setting("PREFIX", DEFAULT_PREFIX, "Prefix of every Redis key.", env=("ERRORTRAIL_PREFIX",)),
     Setting("SHARDS", 1, "Error stream shards (events go to a shard by fingerprint).",
