@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 import orjson
 import pytest
@@ -20,6 +21,7 @@ from contracts import known as known_map
 from contracts.known import KnownEntry
 from contracts.names import GROUP_BUGBOT, GROUP_PROJECTOR, shard_for
 from projector import conf as projector_conf
+from projector import maintenance
 from projector import stream
 from projector.lease import Lease
 from projector.loop import Projector
@@ -179,6 +181,12 @@ def test_the_projector_loop_without_read_ahead_drains_six_shards_on_three_nodes(
     for key in names.all_errors():
         assert on_cluster.xpending(key, GROUP_PROJECTOR)["pending"] == 0
     assert not any(on_cluster.exists(names.lease(i)) for i in range(names.shards))
+    out = io.StringIO()
+    call_command("replay_errors", stdout=out)
+    assert out.getvalue().startswith("replayed 121 entries (120 events, 1 invalid)") and counts() == expected(evs)
+    lengths = [on_cluster.xlen(key) for key in names.all_errors()]
+    later_ms = int(time.time() * 1000) + 8 * 86_400_000  # past the retention: trim up to every group's position
+    assert maintenance.trim_streams(now_ms=later_ms) == {"stream_entries_trimmed": sum(n - 1 for n in lengths if n)}
     # Waiting on streams of several slots: each is looked at, then one is blocked on.
     held = {key: "$" for key in names.all_errors()[:3]}
     assert stream.wait_for_entries(client, {k: "0-0" for k in held}, 10, cluster=True)
