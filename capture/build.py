@@ -77,6 +77,7 @@ def classify(
     disallowed_host: bool,
     probe_patterns: tuple[str, ...],
     crawler_agents: tuple[str, ...],
+    quiet_404: tuple[str, ...] = (),
 ) -> str:
     """The event class of an error response."""
     if status >= 500:
@@ -89,7 +90,9 @@ def classify(
     if agent and any(word in agent for word in crawler_agents):
         return "probe"
     if status == 404:
-        if referer and host and urlsplit(referer).netloc.lower() == host.lower():
+        # Browsers fetch icons and manifests on their own, with the page as Referer: not a broken link.
+        quiet = quiet_404 and _probe_regex(quiet_404).search(path)
+        if referer and host and not quiet and urlsplit(referer).netloc.lower() == host.lower():
             return "broken_link"
         return "not_found"
     if status in (401, 403):
@@ -155,6 +158,7 @@ def observe(
         disallowed_host=disallowed,
         probe_patterns=cfg["PROBE_PATTERNS"],
         crawler_agents=cfg["CRAWLER_AGENTS"],
+        quiet_404=cfg["QUIET_404_PATTERNS"],
     )
     error_type = "csrf" if csrf_kind else str(status)
     exc_type = exc_message = culprit = None

@@ -30,6 +30,10 @@ PROBE_PATTERNS = (
     r"(^|/)wp-[^/]*", r"(^|/)cgi-bin(/|$)", r"(^|/)\.(git|svn|hg|env|aws|ssh|docker)(/|$)",
     r"(^|/)(phpmyadmin|pma|myadmin|xmlrpc|vendor/phpunit|actuator|boaform|HNAP1|owa|solr|manager/html)(/|$)",
 )
+QUIET_404_PATTERNS = (
+    r"(^|/)favicon\.ico$", r"(^|/)apple-touch-icon[^/]*\.png$", r"^/robots\.txt$", r"^/\.well-known/",
+    r"(^|/)browserconfig\.xml$", r"(^|/)(site\.webmanifest|manifest\.json)$",
+)
 CRAWLER_AGENTS = (
     "sqlmap", "nikto", "nmap", "masscan", "zgrab", "nuclei", "wpscan", "dirbuster", "gobuster", "feroxbuster",
     "ffuf", "acunetix", "netsparker", "censysinspect", "expanse", "bot", "crawler", "spider", "scrapy",
@@ -81,6 +85,8 @@ SETTINGS = (
             env=("ERRORTRAIL_SCRUB_KEYS",)),
     Setting("HEADER_ALLOWLIST", HEADER_ALLOWLIST, "Request headers kept in events."),
     Setting("PROBE_PATTERNS", PROBE_PATTERNS, "Regexes of scanner paths (class probe)."),
+    Setting("QUIET_404_PATTERNS", QUIET_404_PATTERNS,
+            "Regexes of paths browsers fetch by themselves: their 404s are not_found, never broken_link."),
     Setting("CRAWLER_AGENTS", CRAWLER_AGENTS, "User-agent substrings of scanners and crawlers (class probe)."),
     Setting("API_PREFIXES", ("/api/",), "Path prefixes answered with JSON error bodies."),
     Setting("SHOW_ISSUE_LINKS", True, "Link known issues' tracker URLs on error pages (off for private repos).",
