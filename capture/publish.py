@@ -255,15 +255,22 @@ class Publisher:
             counts, self._counts = self._counts, Counter()
         if not counts:
             return
+        items = list(counts.items())
         try:
             pipe = self.flush_client.pipeline(transaction=False)
-            for (key, field), n in counts.items():
+            for (key, field), n in items:
                 pipe.hincrby(key, field, n)
-            pipe.execute()
+            replies = pipe.execute(raise_on_error=False)
         except BaseException:
             with self._lock:
                 self._counts.update(counts)
             raise
+        # On a Redis Cluster the pipeline is split per node: keep (for the next tick) only what a node refused.
+        failed = [(item, reply) for item, reply in zip(items, replies) if isinstance(reply, Exception)]
+        if failed:
+            with self._lock:
+                self._counts.update(dict(item for item, _ in failed))
+            raise failed[0][1]
 
     def close(self) -> None:
         """At process exit: send (or spool) every held count, then a final tick unless Redis is out."""

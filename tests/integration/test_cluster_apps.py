@@ -134,6 +134,25 @@ def test_a_node_refusing_writes_spools_only_its_events_and_the_flush_sends_them_
     assert on_cluster.hget(names.capture_stats, "flushed") == str(len(refused)).encode()
 
 
+def test_counters_pushed_across_nodes_count_once_when_one_node_refuses(on_cluster, redis_cluster):
+    names = capture_conf.names()
+    publisher = publish.get_publisher()
+    keys = [f"{names.prefix}{{{i}}}:probe" for i in range(names.shards)]
+    refused_port = redis_cluster.port_of(keys[0])
+    node = redis_cluster.node(refused_port)
+    node.config_set("min-replicas-to-write", 1)
+    try:
+        for key in keys:
+            publisher.count(key, "n", 2)
+        publisher.tick()  # the refusal is logged, not raised
+        assert {k: on_cluster.hget(k, "n") for k in keys} == {
+            k: None if redis_cluster.port_of(k) == refused_port else b"2" for k in keys}
+    finally:
+        node.config_set("min-replicas-to-write", 0)
+    publisher.tick()
+    assert [on_cluster.hget(k, "n") for k in keys] == [b"2"] * len(keys)
+
+
 def test_the_flush_command_on_the_cluster(on_cluster, settings, tmp_path):
     names = capture_conf.names()
     publisher = publish.get_publisher()
