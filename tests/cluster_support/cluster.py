@@ -48,6 +48,10 @@ def wait_for(predicate: Any, timeout: float = READY_TIMEOUT_S, what: str = "cond
         time.sleep(0.05)
 
 
+class NodeExited(AssertionError):
+    """A redis-server quit while starting (most likely its port was taken meanwhile)."""
+
+
 class RedisClusterRig:
     """redis-server processes in cluster mode, joined by `redis-cli --cluster create`."""
 
@@ -86,7 +90,7 @@ class RedisClusterRig:
 
     def _pings(self, port: int) -> bool:
         if self.procs[port].poll() is not None:
-            raise AssertionError(f"redis-server on port {port} exited: see {self.directory}/node-{port}.log")
+            raise NodeExited(f"redis-server on port {port} exited: see {self.directory}/node-{port}.log")
         try:
             return bool(self.node(port).ping())
         except Exception:

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tests.cluster_support.cluster import RedisClusterRig, missing_binaries
+from tests.cluster_support.cluster import NodeExited, RedisClusterRig, missing_binaries
 from tests.conftest import service_missing
 
 
@@ -16,9 +16,19 @@ def redis_cluster(tmp_path_factory):
     problem = missing_binaries()
     if problem:
         service_missing("Redis Cluster", problem)
-    rig = RedisClusterRig(tmp_path_factory.mktemp("redis-cluster"))
+    for attempt in range(3):  # another process may take a port between the check and redis-server's bind
+        rig = RedisClusterRig(tmp_path_factory.mktemp("redis-cluster"))
+        try:
+            rig.start()
+            break
+        except NodeExited:
+            rig.stop()
+            if attempt == 2:
+                raise
+        except BaseException:
+            rig.stop()
+            raise
     try:
-        rig.start()
         yield rig
     finally:
         rig.stop()
