@@ -125,6 +125,8 @@ def test_three_projectors_share_the_shards_survive_a_kill_9_and_count_exactly(pr
     survivors = set(procs) - {victim}
     wait_for(lambda: set(holders(client, names).values()) == survivors, DEADLINE_S,
              "the killed projector's shards moving to the others")
+    wait_for(lambda: not client.exists(names.heartbeat("projector", victim)), DEADLINE_S,
+             "the killed projector's heartbeat expiring (the dashboard stops listing it)")
     wait_for(lambda: applied() == len(first) + len(second), DEADLINE_S, "every event applied")
 
     for name in survivors:

@@ -206,6 +206,9 @@ def test_the_projector_loop_without_read_ahead_drains_six_shards_on_three_nodes(
     lengths = [on_cluster.xlen(key) for key in names.all_errors()]
     later_ms = int(time.time() * 1000) + 8 * 86_400_000  # past the retention: trim up to every group's position
     assert maintenance.trim_streams(now_ms=later_ms) == {"stream_entries_trimmed": sum(n - 1 for n in lengths if n)}
+    [(dead_id, _)] = on_cluster.xrange(names.dead(2))
+    assert deadletters.requeue(on_cluster, names.dead(2), dead_id.decode()) == deadletters.REQUEUED
+    assert on_cluster.xrevrange(names.errors(2), count=1)[0][1][b"e"] == b"\x00garbage"
     # Waiting on streams of several slots: each is looked at, then one is blocked on.
     held = {key: "$" for key in names.all_errors()[:3]}
     assert stream.wait_for_entries(client, {k: "0-0" for k in held}, 10, cluster=True)
