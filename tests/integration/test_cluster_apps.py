@@ -185,8 +185,9 @@ def test_the_known_map_published_on_the_cluster_is_shown_and_counted(on_cluster)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_projector_loop_without_read_ahead_drains_six_shards_on_three_nodes(on_cluster, settings):
-    settings.ERRORTRAIL = {**settings.ERRORTRAIL, "PROJECTOR_PREFETCH": False, "PROJECTOR_BLOCK_MS": 50,
+@pytest.mark.parametrize("read_ahead", [False, True], ids=["one-thread", "read-ahead"])
+def test_the_projector_loop_drains_six_shards_on_three_nodes(on_cluster, settings, read_ahead):
+    settings.ERRORTRAIL = {**settings.ERRORTRAIL, "PROJECTOR_PREFETCH": read_ahead, "PROJECTOR_BLOCK_MS": 50,
                            "PROJECTOR_CLAIM_INTERVAL_S": 0.0}
     cfg, names = projector_conf.get(), projector_conf.names()
     evs = [event(i % 20, user_id=str(i % 3)) for i in range(120)]
