@@ -43,6 +43,8 @@ SETTINGS = (
     Setting("ENABLED", True, "Capture errors at all.", env=("ERROR_MONITORING_ENABLED",)),
     Setting("REDIS_URL", "redis://127.0.0.1:6379/0", "Redis holding the streams and the known map.",
             env=("ERRORTRAIL_REDIS_URL", "REDIS_URL")),
+    Setting("REDIS_CLUSTER", False, "REDIS_URL is a node of a Redis Cluster (shard keys are then always tagged).",
+            env=("ERRORTRAIL_REDIS_CLUSTER",)),
     Setting("PREFIX", DEFAULT_PREFIX, "Prefix of every Redis key.", env=("ERRORTRAIL_PREFIX",)),
     Setting("SHARDS", 1, "Error stream shards (events go to a shard by fingerprint).",
             env=("ERRORTRAIL_SHARDS",), minimum=1),
@@ -107,7 +109,7 @@ def get() -> MappingProxyType:
     values = resolve(SETTINGS, user, os.environ)
     values["SCRUB_KEYS"] = tuple(k.lower() for k in (*values["SCRUB_KEYS"], *values["EXTRA_SCRUB_KEYS"]))
     try:
-        Names(prefix=values["PREFIX"], shards=values["SHARDS"])
+        Names(prefix=values["PREFIX"], shards=values["SHARDS"], cluster=values["REDIS_CLUSTER"])
     except ValueError as exc:
         raise ConfigError(f"ERRORTRAIL PREFIX/SHARDS: {exc}") from None
     return MappingProxyType(values)
@@ -129,7 +131,7 @@ def safe() -> MappingProxyType:
 def names() -> Names:
     """Redis names for the configured prefix and shard count."""
     cfg = get()
-    return Names(prefix=cfg["PREFIX"], shards=cfg["SHARDS"])
+    return Names(prefix=cfg["PREFIX"], shards=cfg["SHARDS"], cluster=cfg["REDIS_CLUSTER"])
 
 
 def known_setting_names() -> set[str]:
