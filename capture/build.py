@@ -100,9 +100,13 @@ def classify(
     return "client_error"
 
 
+_HEADER_CHARS = 2048
+
+
 def _header(request: HttpRequest, name: str) -> str:
+    """A request header, cut to 2 KiB: a hostile megabyte must cost capture nothing more."""
     value = request.META.get("HTTP_" + name.upper().replace("-", "_"), "")
-    return value if isinstance(value, str) else ""
+    return value[:_HEADER_CHARS] if isinstance(value, str) else ""
 
 
 _HOST_ATTR = "_errortrail_host"
@@ -305,7 +309,7 @@ def request_data(request: HttpRequest, cfg: Any, scrub: Scrubber) -> tuple[str, 
     for name in cfg["HEADER_ALLOWLIST"]:
         value = request.META.get(_META_NAMES.get(name) or "HTTP_" + name.upper().replace("-", "_"))
         if value:
-            value = str(value)
+            value = str(value)[: 2 * _HEADER_CHARS]
             if name == "Referer":
                 value = _referer(value, scrub)
             headers[name] = scrub.text(value, 512)
