@@ -100,7 +100,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Django's own loggers print exception messages and paths: scrub them like capture scrubs events.
+    "filters": {"scrub": {"()": "capture.logfilter.ScrubFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["scrub"]}},
     "loggers": {
         name: {"handlers": ["console"], "level": os.environ.get("ERRORTRAIL_LOG_LEVEL", "INFO"), "propagate": False}
         for name in ("capture", "projector", "bugbot", "webui")
