@@ -17,12 +17,13 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.backends]
 
 
 def test_preview_shows_the_exact_title_and_body(fake_tracker):
-    title, body = services.preview(csrf_signal())
+    signal = csrf_signal()  # one signal: its first/last seen times are part of the body
+    title, body = services.preview(signal)
     assert title == "B-001: CSRF failure on POST /appointments/<int:pk>/book/"
     assert "https://site.test/errors/patterns/" in body and body.rstrip().endswith("-->")
     assert KnownIssue.objects.count() == 0  # a preview allocates nothing
-    issue = services.request_filing(csrf_signal())
-    assert services.preview(csrf_signal())[0] == issue.title
+    issue = services.request_filing(signal)
+    assert services.preview(signal)[0] == issue.title
     assert services.preview(error_signal())[0].startswith("B-002: ")
     assert fake_tracker.issues[1]["body"] == body
 
