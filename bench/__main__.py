@@ -2,7 +2,8 @@
 
 `python -m bench --report` only rewrites bench/RESULTS.md from the JSON files already there. With
 BENCH_QUICK=1 every benchmark runs briefly (a smoke test) and writes to test-output/bench-quick/ instead;
-BENCH_RESULTS_DIR=DIR puts the JSON files and RESULTS.md in DIR.
+BENCH_RESULTS_DIR=DIR puts the JSON files and RESULTS.md in DIR; BENCH_OUTPUT=FILE (one benchmark)
+writes that benchmark's result to FILE and leaves RESULTS.md alone.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def note_run(output: Path, started: float, load_before: list[float], seconds: fl
 
 def run_one(name: str, results_dir: Path, is_quick: bool) -> int:
     """Run one benchmark with its environment; a crash is printed and counted, the other benchmarks still run."""
-    output = results_dir / f"{name}.json"
+    output = Path(os.environ.get("BENCH_OUTPUT") or results_dir / f"{name}.json")
     env = environment(name, output, is_quick)
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -108,10 +109,16 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(f"unknown benchmark(s) {', '.join(unknown)}; available: {', '.join(available)}", file=sys.stderr)
         return 2
+    explicit = os.environ.get("BENCH_OUTPUT")
+    if explicit and len(chosen) > 1:
+        print("BENCH_OUTPUT names one result file: run one benchmark with it", file=sys.stderr)
+        return 2
     status = 0
     for name in chosen:
         print(f"== bench.{name}" + (" (BENCH_QUICK)" if is_quick else ""), flush=True)
         status = max(status, run_one(name, results_dir, is_quick))
+    if explicit:  # a result outside the results directory: RESULTS.md stays as it is
+        return status
     print(f"\nwritten {report.write(results_dir)}")
     return status
 

@@ -173,3 +173,23 @@ def test_report_only_rewrites_results_md(monkeypatch, tmp_path, capsys):
     assert runner.main(["--report"]) == 0
     assert "## storm" in (tmp_path / "OUT.md").read_text()
     assert runner.main(["nosuchbench"]) == 2
+
+
+def test_an_explicit_output_file_is_honoured_and_leaves_results_md_alone(monkeypatch, tmp_path):
+    written = {}
+
+    def bench_main(argv):
+        written["to"] = os.environ["BENCH_OUTPUT"]
+        (tmp_path / "mine.json").write_text("{}")
+
+    monkeypatch.setattr(runner, "benchmarks", lambda: ["storm", "webui"])
+    monkeypatch.setattr(runner.importlib, "import_module", lambda name: types.SimpleNamespace(main=bench_main))
+    monkeypatch.setattr(report, "write", lambda *a: pytest.fail("RESULTS.md rewritten"))
+    monkeypatch.setenv("BENCH_OUTPUT", str(tmp_path / "mine.json"))
+    monkeypatch.delenv("BENCH_QUICK", raising=False)
+    monkeypatch.setenv("BENCH_RESULTS_DIR", str(tmp_path / "results"))
+
+    assert runner.main(["storm"]) == 0
+    assert written["to"] == str(tmp_path / "mine.json")
+    assert "bench_run" in json.loads((tmp_path / "mine.json").read_text())
+    assert runner.main([]) == 2
