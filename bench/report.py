@@ -84,7 +84,8 @@ def storm_rows(doc: dict[str, Any]) -> list[Row]:
     xadd = next(t for t in doc["targets"] if t["name"].startswith("XADD"))
     lost = next(t for t in doc["targets"] if "lost" in t["name"])
     rows = [
-        Row("error responses/s with capture (baseline: without)", cap["errors_per_s"], plain["errors_per_s"], unit="/s"),
+        Row("error responses/s with capture (baseline: without)", cap["errors_per_s"], plain["errors_per_s"],
+            unit="/s"),
         Row("p50 latency with capture (baseline: without)", cap["p50_us"], plain["p50_us"], unit="µs"),
         Row("p99 latency with capture (baseline: without)", cap["p99_us"], plain["p99_us"],
             f"ratio ≤ {p99['limit']}", p99["verdict"], "µs"),
@@ -99,8 +100,8 @@ def storm_rows(doc: dict[str, Any]) -> list[Row]:
         rows.append(Row("worker CPU per request with capture (baseline: without)", cap["worker_cpu_us_per_request"],
                         plain["worker_cpu_us_per_request"], unit="µs"))
     rows += [
-        Row("XADDs/s, busier one-URL capture storm (baseline: errors/s, one XADD each without coalescing)", xadd["value"],
-            cap["errors_per_s"], f"≤ {xadd['limit']}/s", xadd["verdict"], "/s"),
+        Row("XADDs/s, busier one-URL capture storm (baseline: errors/s, one XADD each without coalescing)",
+            xadd["value"], cap["errors_per_s"], f"≤ {xadd['limit']}/s", xadd["verdict"], "/s"),
         Row("error responses lost (baseline: error responses wrk received, every capture storm)", lost["value"],
             sum(r["status"] for r in doc.get("runs", []) if r.get("config") == "capture") or cap["errors"],
             "0, counts equal in groups, hourly and per class", lost["verdict"]),
@@ -140,8 +141,8 @@ def webui_rows(doc: dict[str, Any]) -> list[Row]:
     for page in doc["pages"]:
         ok = page["p95_ms"] < limit
         rows.append(Row(f"{page['page']}: p95 ({page['queries']} queries)", page["p95_ms"], None,
-                        f"< {limit:g} ms" if page["target"] else "", ("PASS" if ok else "FAIL") if page["target"] else "",
-                        "ms"))
+                        f"< {limit:g} ms" if page["target"] else "",
+                        ("PASS" if ok else "FAIL") if page["target"] else "", "ms"))
     return rows
 
 

@@ -1,4 +1,4 @@
-"""Error storm: wrk at the site's top rate of one 404, with and without capture; counts exact, p99 flat, XADDs bounded."""
+"""Error storm: wrk at the site's top rate of one 404, with and without capture: exact counts, p99, XADDs."""
 
 from __future__ import annotations
 
@@ -88,7 +88,8 @@ def analyse(runs: list[dict[str, Any]], capture_settings: dict[str, Any]) -> dic
                 for r in storms)
     targets = [
         {"name": f"p99 latency with capture within {TARGET_P99_RATIO - 1:.0%} of the same storm without",
-         "value": ratios["p99_us"], "limit": TARGET_P99_RATIO, "verdict": verdict(ratios["p99_us"] <= TARGET_P99_RATIO)},
+         "value": ratios["p99_us"], "limit": TARGET_P99_RATIO,
+         "verdict": verdict(ratios["p99_us"] <= TARGET_P99_RATIO)},
         {"name": f"XADDs per second at most {TARGET_XADD_PER_S} (the busier one-URL capture storm)",
          "value": xadd_rate, "limit": TARGET_XADD_PER_S, "verdict": verdict(xadd_rate <= TARGET_XADD_PER_S)},
         {"name": "error responses lost: PostgreSQL counts (groups, hourly, per class) equal what wrk received",
@@ -140,7 +141,8 @@ def counts() -> dict[str, Any]:
     with connection.cursor() as cursor:
         for model in (ErrorGroup, ErrorLog, ErrorHourly, ClassHourly):
             name = model._meta.db_table
-            cursor.execute(f"SELECT pg_total_relation_size(%s), count(*) FROM {connection.ops.quote_name(name)}", [name])
+            table = connection.ops.quote_name(name)
+            cursor.execute(f"SELECT pg_total_relation_size(%s), count(*) FROM {table}", [name])
             size, rows = cursor.fetchone()
             tables[model.__name__] = {"rows": rows, "bytes": size}
     return {"groups": ErrorGroup.objects.count(), "count": total(ErrorGroup), "hourly": total(ErrorHourly),
@@ -347,7 +349,8 @@ def report(doc: dict[str, Any]) -> str:
         c = r["counted"]
         lines.append(f"capture, {r['kind']} ({r['error_phase_s']:g} s of errors): wrk received {r['status']:,} error "
                      f"responses ({r['socket_errors']} socket errors); PostgreSQL counts {c['count']:,} (hourly "
-                     f"{c['hourly']:,}, per class {c['class_hourly']:,}) in {c['groups']:,} group(s), {c['samples']:,} samples")
+                     f"{c['hourly']:,}, per class {c['class_hourly']:,}) in {c['groups']:,} group(s), "
+                     f"{c['samples']:,} samples")
         lines.append(f"  XADDs {r['xadd_calls']:,} ({r['xadd_per_s']:,.1f}/s; coalescing bound {r['xadd_bound']:,} for "
                      f"{r['worker_boots']} worker processes), stream {r['stream_length']:,} entries "
                      f"{r['stream_memory_bytes']:,} B, pending after the projector {r['pending_after_projection']}, "
@@ -358,7 +361,8 @@ def report(doc: dict[str, Any]) -> str:
     if "scan" in doc:
         sc = doc["scan"]
         lines.append(f"  info  scan storm (every URL a new pattern, no target): {sc['xadd_per_s']:,.0f} XADDs/s for "
-                     f"{sc['errors_per_s']:,.0f} errors/s ({sc['xadds_per_error']} per error), {sc['groups']:,} groups, "
+                     f"{sc['errors_per_s']:,.0f} errors/s ({sc['xadds_per_error']} per error), "
+                     f"{sc['groups']:,} groups, "
                      f"lost {sc['lost']}")
     return "\n".join(lines)
 
@@ -369,7 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=float(env("BENCH_STORM_SECONDS") or DEFAULT_SECONDS),
                         help="Seconds of errors per configuration (and of the continuous storm).")
-    parser.add_argument("--slice-seconds", type=float, default=float(env("BENCH_STORM_SLICE_SECONDS") or DEFAULT_SLICE_S))
+    parser.add_argument("--slice-seconds", type=float,
+                        default=float(env("BENCH_STORM_SLICE_SECONDS") or DEFAULT_SLICE_S))
     parser.add_argument("--scan-seconds", type=float, default=None,
                         help="Length of the scan storm (every URL new); default a third of --seconds, 0 to skip.")
     parser.add_argument("--output", type=Path, default=Path(env("BENCH_OUTPUT") or RESULTS))

@@ -1,4 +1,4 @@
-"""Processes the storm benchmark starts (a private redis-server, gunicorn) and its PostgreSQL; each stopped by its own id."""
+"""What the storm benchmark starts (a private redis-server, gunicorn) and its PostgreSQL; stopped by their own ids."""
 
 from __future__ import annotations
 
