@@ -65,7 +65,11 @@ class PrivateRedis:
         import redis
 
         self.client = redis.Redis.from_url(self.url, socket_timeout=5)
-        wait_until(self._answers, 20, "redis-server")
+        try:
+            wait_until(self._answers, 20, "redis-server")
+        except BaseException:
+            self.stop()
+            raise
 
     def _answers(self) -> bool:
         import redis
@@ -130,7 +134,11 @@ class Site:
                 cwd=REPO, env={**env, "DJANGO_SETTINGS_MODULE": settings}, stdout=out, stderr=out,
                 start_new_session=True,
             )
-        wait_until(self._answers, 60, "gunicorn")
+        try:
+            wait_until(self._answers, 60, "gunicorn")
+        except BaseException:
+            self.stop()
+            raise
 
     def _answers(self) -> bool:
         if self.proc.poll() is not None:
