@@ -74,11 +74,12 @@ def analyse(runs: list[dict[str, Any]], capture_settings: dict[str, Any]) -> dic
     if "worker_cpu_us_per_request" in plain and "worker_cpu_us_per_request" in capture:
         ratios["worker_cpu_us_per_request"] = round(
             capture["worker_cpu_us_per_request"] / plain["worker_cpu_us_per_request"], 3)
+    # Slice i of each configuration ran next to the other's slice i: their p99s met the same neighbours.
     pairs = list(zip(plain["slice_p99_us"], capture["slice_p99_us"]))
-    if pairs:
-        ratios["slice_pairs_capture_p99_higher"] = sum(c > p for p, c in pairs)
-        ratios["slice_pairs"] = len(pairs)
-        ratios["slice_pair_p99_ratio_median"] = round(statistics.median(c / p for p, c in pairs), 3)
+    ratios["slice_pairs_capture_p99_higher"] = sum(c > p for p, c in pairs)
+    ratios["slice_pairs"] = len(pairs)
+    ratios["slice_pair_p99_ratio_median"] = round(statistics.median(c / p for p, c in pairs), 3)
+    p99_ratio = ratios["slice_pair_p99_ratio_median"]
     storms = [r for r in runs if r["config"] == "capture"]
     bounded = [r for r in storms if r["kind"] != "scan"]
     xadd_rate = max(r["xadd_per_s"] for r in bounded)
@@ -87,9 +88,9 @@ def analyse(runs: list[dict[str, Any]], capture_settings: dict[str, Any]) -> dic
     exact = all(r["status"] == r["counted"]["count"] == r["counted"]["hourly"] == r["counted"]["class_hourly"]
                 for r in storms)
     targets = [
-        {"name": f"p99 latency with capture within {TARGET_P99_RATIO - 1:.0%} of the same storm without",
-         "value": ratios["p99_us"], "limit": TARGET_P99_RATIO,
-         "verdict": verdict(ratios["p99_us"] <= TARGET_P99_RATIO)},
+        {"name": f"p99 latency with capture within {TARGET_P99_RATIO - 1:.0%} of the same storm without "
+                 "(median ratio over neighbouring slices)",
+         "value": p99_ratio, "limit": TARGET_P99_RATIO, "verdict": verdict(p99_ratio <= TARGET_P99_RATIO)},
         {"name": f"XADDs per second at most {TARGET_XADD_PER_S} (the busier one-URL capture storm)",
          "value": xadd_rate, "limit": TARGET_XADD_PER_S, "verdict": verdict(xadd_rate <= TARGET_XADD_PER_S)},
         {"name": "error responses lost: PostgreSQL counts (groups, hourly, per class) equal what wrk received",
@@ -340,10 +341,9 @@ def report(doc: dict[str, Any]) -> str:
             a, b = s["plain"][key], s["capture"][key]
             lines.append(f"{title:26}{a:>10,.0f}{b:>14,.0f}{b / a:>8.3f}")
     r = doc["ratios"]
-    if r.get("slice_pairs"):
-        lines.append(f"p99 slice by slice (plain and capture slices next to each other in time): capture higher in "
-                     f"{r['slice_pairs_capture_p99_higher']} of {r['slice_pairs']} pairs, median ratio "
-                     f"{r['slice_pair_p99_ratio_median']}")
+    lines.append(f"p99 slice by slice (plain and capture slices next to each other in time): capture higher in "
+                 f"{r['slice_pairs_capture_p99_higher']} of {r['slice_pairs']} pairs, median ratio "
+                 f"{r['slice_pair_p99_ratio_median']}")
     lines.append("")
     for r in (r for r in doc["runs"] if r["config"] == "capture"):
         c = r["counted"]
