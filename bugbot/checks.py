@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
+from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
 from bugbot import conf
@@ -13,7 +14,8 @@ from contracts.config import ConfigError
 
 @register(Tags.compatibility)
 def check_config(app_configs: Any = None, **kwargs: Any) -> list:
-    """E001 unusable setting, E002 a GitHub backend without repository or token, W001 no webhook secret, W002 no gh."""
+    """E001 unusable setting, E002 a GitHub backend without repository or token, W001 no webhook secret, E003 no gh,
+    W003 Celery's broker defaulting to a Redis Cluster."""
     try:
         cfg = conf.get()
     except ConfigError as exc:
@@ -33,4 +35,9 @@ def check_config(app_configs: Any = None, **kwargs: Any) -> list:
         out.append(Error(f"The gh backend cannot find {cfg['GH_PATH']!r}.",
                          hint="Install the GitHub CLI (apt-get install gh) or set ERRORTRAIL_GH_PATH.",
                          id="bugbot.E003"))
+    if cfg["REDIS_CLUSTER"] and not getattr(settings, "CELERY_BROKER_URL", None):
+        out.append(Warning(
+            "REDIS_CLUSTER is on and CELERY_BROKER_URL is not set: Celery's broker would be a cluster node, which "
+            "Celery cannot use.", hint="Set CELERY_BROKER_URL to a plain Redis (or another broker), or run "
+            "`manage.py scan_errors` from cron instead of Celery beat.", id="bugbot.W003"))
     return out

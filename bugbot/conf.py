@@ -31,6 +31,8 @@ SCAN_STEPS = (
 SETTINGS = (
     Setting("REDIS_URL", "redis://127.0.0.1:6379/0", "Redis holding the streams and the known map.",
             env=("ERRORTRAIL_REDIS_URL", "REDIS_URL")),
+    Setting("REDIS_CLUSTER", False, "REDIS_URL is a node of a Redis Cluster (shard keys are then always tagged).",
+            env=("ERRORTRAIL_REDIS_CLUSTER",)),
     Setting("PREFIX", DEFAULT_PREFIX, "Prefix of every Redis key.", env=("ERRORTRAIL_PREFIX",)),
     Setting("BUG_BACKEND", "auto", "Tracker: github, gh, local, or auto (github when GITHUB_TOKEN and "
             "GITHUB_REPO are set, else local).", env=("ERRORTRAIL_BUG_BACKEND",)),
@@ -113,7 +115,7 @@ def get() -> MappingProxyType:
 @lru_cache(maxsize=1)
 def names() -> Names:
     """Redis names for the configured prefix."""
-    return Names(prefix=get()["PREFIX"])
+    return Names(prefix=get()["PREFIX"], cluster=get()["REDIS_CLUSTER"])
 
 
 def known_setting_names() -> set[str]:

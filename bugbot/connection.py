@@ -10,6 +10,8 @@ import redis
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
 from bugbot import conf
@@ -22,11 +24,13 @@ _client: Any = None
 _lock = threading.Lock()
 
 
-def make_client(url: str) -> redis.Redis:
-    """A Redis client with timeouts above the consumer's XREADGROUP block and no automatic retries."""
+def make_client(url: str, cluster: bool | None = None) -> Any:
+    """A Redis client (RedisCluster with REDIS_CLUSTER) with timeouts above XREADGROUP's block and no retries."""
     # redis-py's default retries re-send a blocking XREADGROUP ten times: the loop backs off by itself.
-    return redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=3, health_check_interval=30,
-                                retry=Retry(NoBackoff(), 0))
+    options = dict(socket_timeout=10, socket_connect_timeout=3, retry=Retry(NoBackoff(), 0))
+    if conf.get()["REDIS_CLUSTER"] if cluster is None else cluster:
+        return RedisCluster.from_url(url, **options)
+    return redis.Redis.from_url(url, health_check_interval=30, **options)
 
 
 def client() -> Any:
@@ -51,7 +55,7 @@ def emit(event: Any) -> bool:
         client().xadd(conf.names().signals, {EVENT_FIELD: codec.encode(event)}, maxlen=conf.get()["SIGNALS_MAXLEN"],
                       approximate=True)
         return True
-    except (redis.RedisError, OSError, codec.ContractError) as exc:
+    except (redis.RedisError, RedisClusterException, OSError, codec.ContractError) as exc:
         log.warning("bugbot: could not record %s: %s", event.TYPE, exc)
         return False
 

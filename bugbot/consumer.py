@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import redis
+from redis.exceptions import RedisClusterUnreachableError, SlotNotCoveredError
 
 from contracts import codec
 from contracts.names import EVENT_FIELD
@@ -90,7 +91,7 @@ class StreamConsumer:
         self.cfg = config
         self.handle = handle
         self.tick = tick
-        self.transient = (redis.RedisError, OSError, *transient)
+        self.transient = (redis.RedisError, SlotNotCoveredError, RedisClusterUnreachableError, OSError, *transient)
         self.decode = decode
         self.clock = clock
         self.stats = Stats()

@@ -8,18 +8,21 @@ from typing import Any
 FILTERED = "[Filtered]"
 
 SECRET_WORDS = (
-    "password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "access_key", "auth", "session",
-    "cookie", "csrf", "xsrf", "signature", "card", "cvv", "cvc", "iban", "ssn", "private", "credential",
+    "password", "passwd", "pwd", "secret", "token", "api_key", "api-key", "apikey", "access_key", "access-key",
+    "auth", "session", "cookie", "csrf", "xsrf", "signature", "card", "cvv", "cvc", "iban", "ssn", "private",
+    "credential",
 )
 _WORDS = "|".join(re.escape(w) for w in sorted(SECRET_WORDS, key=len, reverse=True))
+# Keys and emails start at a run start and the key run is taken possessively: "[\w.-]*word[\w.-]*" and
+# "[\w.+-]+@" tried every start and split of a long run (12 s for "passwordpassword…" of 1 KB).
 _ASSIGN = re.compile(
-    r"(?i)([\w.-]*(?:" + _WORDS + r")[\w.-]*)(\"?'?[ \t]*[=:][ \t]*[\"']?)(?!\[Filtered\])([^\s&\"',;}\]]+)")
+    r"(?i)(?<![\w.-])((?=[\w.-]*?(?:" + _WORDS + r"))[\w.-]++)(\"?'?[ \t]*[=:][ \t]*[\"']?)(?!\[Filtered\])([^\s&\"',;}\]]+)")
 _BEARER = re.compile(r"(?i)\b(bearer|basic|digest|token|apikey)(\s+|%20|\+)[A-Za-z0-9._~+/=%-]{6,}")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){0,2}")
 _GITHUB_TOKEN = re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b")
 _KEY_LIKE = re.compile(r"\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{8,}\b|\bAKIA[0-9A-Z]{16}\b")
 _CARD = re.compile(r"(?<![\d.])\d(?:[ -]?\d){12,18}(?![\d.])")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]+(?:\.[\w-]+)+")
 _IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
 _H = r"[0-9A-Fa-f]{1,4}"
 _IPV6 = re.compile(
@@ -66,7 +69,7 @@ FRAME_TEXT = ("module", "function", "filename", "context")
 
 def event_payload(wire: dict) -> dict:
     """A threshold.crossed map with its free-text fields redacted and frame locals dropped (kept on KnownIssue)."""
-    out = dict(wire)
+    out = {k: v.replace("\x00", "\ufffd") if isinstance(v, str) else v for k, v in wire.items()}  # jsonb refuses NUL
     for name in FREE_TEXT:
         if isinstance(out.get(name), str):
             out[name] = text(out[name], 2048)

@@ -9,13 +9,14 @@ import redis
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from redis.exceptions import RedisClusterException
 
 from bugbot import conf, connection
 from bugbot.models import KnownIssue
 from contracts import known as known_map
 
 log = logging.getLogger(__name__)
-_ERRORS = (redis.RedisError, OSError)
+_ERRORS = (redis.RedisError, RedisClusterException, OSError)
 
 
 def entries() -> list[known_map.KnownEntry]:

@@ -77,6 +77,7 @@ def classify(
     disallowed_host: bool,
     probe_patterns: tuple[str, ...],
     crawler_agents: tuple[str, ...],
+    quiet_404: tuple[str, ...] = (),
 ) -> str:
     """The event class of an error response."""
     if status >= 500:
@@ -89,7 +90,9 @@ def classify(
     if agent and any(word in agent for word in crawler_agents):
         return "probe"
     if status == 404:
-        if referer and host and urlsplit(referer).netloc.lower() == host.lower():
+        # Browsers fetch icons and manifests on their own, with the page as Referer: not a broken link.
+        quiet = quiet_404 and _probe_regex(quiet_404).search(path)
+        if referer and host and not quiet and urlsplit(referer).netloc.lower() == host.lower():
             return "broken_link"
         return "not_found"
     if status in (401, 403):
@@ -97,9 +100,13 @@ def classify(
     return "client_error"
 
 
+_HEADER_CHARS = 2048
+
+
 def _header(request: HttpRequest, name: str) -> str:
+    """A request header, cut to 2 KiB: a hostile megabyte must cost capture nothing more."""
     value = request.META.get("HTTP_" + name.upper().replace("-", "_"), "")
-    return value if isinstance(value, str) else ""
+    return value[:_HEADER_CHARS] if isinstance(value, str) else ""
 
 
 _HOST_ATTR = "_errortrail_host"
@@ -155,6 +162,7 @@ def observe(
         disallowed_host=disallowed,
         probe_patterns=cfg["PROBE_PATTERNS"],
         crawler_agents=cfg["CRAWLER_AGENTS"],
+        quiet_404=cfg["QUIET_404_PATTERNS"],
     )
     error_type = "csrf" if csrf_kind else str(status)
     exc_type = exc_message = culprit = None
@@ -301,7 +309,7 @@ def request_data(request: HttpRequest, cfg: Any, scrub: Scrubber) -> tuple[str, 
     for name in cfg["HEADER_ALLOWLIST"]:
         value = request.META.get(_META_NAMES.get(name) or "HTTP_" + name.upper().replace("-", "_"))
         if value:
-            value = str(value)
+            value = str(value)[: 2 * _HEADER_CHARS]
             if name == "Referer":
                 value = _referer(value, scrub)
             headers[name] = scrub.text(value, 512)

@@ -70,7 +70,7 @@ def check_handlers(app_configs: Any = None, **kwargs: Any) -> list:
 
 @register(Tags.compatibility)
 def check_config(app_configs: Any = None, **kwargs: Any) -> list:
-    """E005 bad Redis URL, E006 a setting with an unusable value."""
+    """E005 bad Redis URL, E006 a setting with an unusable value, E007 a URL a Redis Cluster cannot have."""
     try:
         cfg = conf.get()
     except ConfigError as exc:
@@ -79,10 +79,15 @@ def check_config(app_configs: Any = None, **kwargs: Any) -> list:
     from redis.connection import parse_url
 
     try:
-        parse_url(cfg["REDIS_URL"])
+        options = parse_url(cfg["REDIS_URL"])
     except (ValueError, TypeError) as exc:
         return [Error(
             f"The errortrail Redis URL {cfg['REDIS_URL']!r} is not valid: {exc}",
             hint="Use redis://host:port/db (or rediss://, unix://) in ERRORTRAIL_REDIS_URL or REDIS_URL.",
             id="capture.E005")]
+    if cfg["REDIS_CLUSTER"] and (options.get("path") or int(options.get("db") or 0) != 0):
+        return [Error(
+            "REDIS_CLUSTER is on but the errortrail Redis URL names a unix socket or a database other than 0.",
+            hint="A Redis Cluster is reached over TCP and has only database 0: use redis://host:port/0 of any node.",
+            id="capture.E007")]
     return []

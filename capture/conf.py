@@ -17,8 +17,8 @@ from contracts.config import ConfigError, Setting, resolve
 from contracts.names import DEFAULT_PREFIX, Names
 
 SCRUB_KEYS = (
-    "password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "access_key", "auth",
-    "session", "cookie", "csrf", "xsrf", "signature", "card", "cvv", "cvc", "iban", "ssn",
+    "password", "passwd", "pwd", "secret", "token", "api_key", "api-key", "apikey", "access_key", "access-key",
+    "auth", "session", "cookie", "csrf", "xsrf", "signature", "card", "cvv", "cvc", "iban", "ssn",
     "private", "credential",
 )
 HEADER_ALLOWLIST = (
@@ -30,6 +30,10 @@ PROBE_PATTERNS = (
     r"(^|/)wp-[^/]*", r"(^|/)cgi-bin(/|$)", r"(^|/)\.(git|svn|hg|env|aws|ssh|docker)(/|$)",
     r"(^|/)(phpmyadmin|pma|myadmin|xmlrpc|vendor/phpunit|actuator|boaform|HNAP1|owa|solr|manager/html)(/|$)",
 )
+QUIET_404_PATTERNS = (
+    r"(^|/)favicon\.ico$", r"(^|/)apple-touch-icon[^/]*\.png$", r"^/robots\.txt$", r"^/\.well-known/",
+    r"(^|/)browserconfig\.xml$", r"(^|/)(site\.webmanifest|manifest\.json)$",
+)
 CRAWLER_AGENTS = (
     "sqlmap", "nikto", "nmap", "masscan", "zgrab", "nuclei", "wpscan", "dirbuster", "gobuster", "feroxbuster",
     "ffuf", "acunetix", "netsparker", "censysinspect", "expanse", "bot", "crawler", "spider", "scrapy",
@@ -39,6 +43,8 @@ SETTINGS = (
     Setting("ENABLED", True, "Capture errors at all.", env=("ERROR_MONITORING_ENABLED",)),
     Setting("REDIS_URL", "redis://127.0.0.1:6379/0", "Redis holding the streams and the known map.",
             env=("ERRORTRAIL_REDIS_URL", "REDIS_URL")),
+    Setting("REDIS_CLUSTER", False, "REDIS_URL is a node of a Redis Cluster (shard keys are then always tagged).",
+            env=("ERRORTRAIL_REDIS_CLUSTER",)),
     Setting("PREFIX", DEFAULT_PREFIX, "Prefix of every Redis key.", env=("ERRORTRAIL_PREFIX",)),
     Setting("SHARDS", 1, "Error stream shards (events go to a shard by fingerprint).",
             env=("ERRORTRAIL_SHARDS",), minimum=1),
@@ -79,6 +85,8 @@ SETTINGS = (
             env=("ERRORTRAIL_SCRUB_KEYS",)),
     Setting("HEADER_ALLOWLIST", HEADER_ALLOWLIST, "Request headers kept in events."),
     Setting("PROBE_PATTERNS", PROBE_PATTERNS, "Regexes of scanner paths (class probe)."),
+    Setting("QUIET_404_PATTERNS", QUIET_404_PATTERNS,
+            "Regexes of paths browsers fetch by themselves: their 404s are not_found, never broken_link."),
     Setting("CRAWLER_AGENTS", CRAWLER_AGENTS, "User-agent substrings of scanners and crawlers (class probe)."),
     Setting("API_PREFIXES", ("/api/",), "Path prefixes answered with JSON error bodies."),
     Setting("SHOW_ISSUE_LINKS", True, "Link known issues' tracker URLs on error pages (off for private repos).",
@@ -101,7 +109,7 @@ def get() -> MappingProxyType:
     values = resolve(SETTINGS, user, os.environ)
     values["SCRUB_KEYS"] = tuple(k.lower() for k in (*values["SCRUB_KEYS"], *values["EXTRA_SCRUB_KEYS"]))
     try:
-        Names(prefix=values["PREFIX"], shards=values["SHARDS"])
+        Names(prefix=values["PREFIX"], shards=values["SHARDS"], cluster=values["REDIS_CLUSTER"])
     except ValueError as exc:
         raise ConfigError(f"ERRORTRAIL PREFIX/SHARDS: {exc}") from None
     return MappingProxyType(values)
@@ -123,7 +131,7 @@ def safe() -> MappingProxyType:
 def names() -> Names:
     """Redis names for the configured prefix and shard count."""
     cfg = get()
-    return Names(prefix=cfg["PREFIX"], shards=cfg["SHARDS"])
+    return Names(prefix=cfg["PREFIX"], shards=cfg["SHARDS"], cluster=cfg["REDIS_CLUSTER"])
 
 
 def known_setting_names() -> set[str]:

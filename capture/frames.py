@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any
 
 from django.http import HttpRequest
+from django.http.request import HttpHeaders
 from django.utils.datastructures import MultiValueDict
 from django.views.debug import SafeExceptionReporterFilter
 
@@ -53,8 +54,14 @@ def in_app(module: str, filename: str, exclude: tuple[str, ...]) -> bool:
     return not filename.startswith(_LIBRARY_PATHS)
 
 
-def _frame_value(value: Any, scrub: Scrubber) -> str:
+def _frame_value(value: Any, scrub: Scrubber, request: Any = None) -> str:
     """One local variable as scrubbed, bounded text; containers are scrubbed by key before repr."""
+    parts = getattr(request, "__dict__", {})  # META, and COOKIES once a view has read it (never parsed here)
+    if isinstance(value, HttpHeaders) or (isinstance(value, dict) and (value is parts.get("META")
+                                                                          or value is parts.get("COOKIES"))):
+        # Headers, cookies and the WSGI environ hold credentials under any name (X-Shop-Key, cart_ref, the
+        # server's environment): only the allowlisted headers are kept, in the event's request data.
+        return f"<{type(value).__name__}: {len(value)} entries, not kept>"
     if isinstance(value, str):
         return FILTERED if value.startswith("****") else scrub.text(value, 200)
     if isinstance(value, HttpRequest):
@@ -75,7 +82,7 @@ def _frame_vars(request: Any, frame: Any, scrub: Scrubber) -> dict[str, str]:
         return {"[error]": "variables unavailable"}
     for name, value in list(pairs)[:MAX_VARS]:
         key = scrub.text(str(name), 64)
-        out[key] = FILTERED if scrub.sensitive_key(key) else _frame_value(value, scrub)
+        out[key] = FILTERED if scrub.sensitive_key(key) else _frame_value(value, scrub, request)
     return out
 
 

@@ -13,6 +13,8 @@ from typing import Any
 import redis
 from django.core.signals import setting_changed
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
 from capture import conf
@@ -27,7 +29,7 @@ from contracts.names import EVENT_FIELD, Names
 log = logging.getLogger(__name__)
 
 SENT, SPOOLED, DROPPED = "sent", "spooled", "dropped"
-_REDIS_ERRORS = (redis.RedisError, OSError)
+_REDIS_ERRORS = (redis.RedisError, RedisClusterException, OSError)
 
 
 class Breaker:
@@ -78,16 +80,30 @@ class Breaker:
             return False
 
 
-def make_client(url: str, timeout_s: float, connect_timeout_s: float | None = None) -> redis.Redis:
-    """A Redis client with the given timeouts and no automatic retries."""
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=timeout_s,
-        socket_connect_timeout=connect_timeout_s or timeout_s,
-        retry=Retry(NoBackoff(), 0),
-        retry_on_timeout=False,
-        health_check_interval=0,
-    )
+def make_client(url: str, timeout_s: float, connect_timeout_s: float | None = None, cluster: bool = False) -> Any:
+    """A Redis (or Redis Cluster) client with the given timeouts and no automatic retries."""
+    options = dict(socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s or timeout_s,
+                   retry=Retry(NoBackoff(), 0), retry_on_timeout=False)
+    if cluster:
+        return LazyCluster(lambda: RedisCluster.from_url(url, **options))
+    return redis.Redis.from_url(url, health_check_interval=0, **options)
+
+
+class LazyCluster:
+    """A RedisCluster made on first use: its constructor asks the cluster for its slots, which must neither
+    happen at import nor fail outside the breaker when the cluster is down (it is retried on the next use)."""
+
+    def __init__(self, factory: Any) -> None:
+        self._factory = factory
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._factory()
+        return getattr(self._client, name)
 
 
 class Publisher:
@@ -96,8 +112,9 @@ class Publisher:
     def __init__(self, cfg: Any, names: Names, client: Any = None, flush_client: Any = None) -> None:
         self.cfg = cfg
         self.names = names
-        self.client = client or make_client(cfg["REDIS_URL"], cfg["SOCKET_TIMEOUT_S"], cfg["CONNECT_TIMEOUT_S"])
-        self.flush_client = flush_client or make_client(cfg["REDIS_URL"], 2.0, 0.5)
+        url, cluster = cfg["REDIS_URL"], cfg["REDIS_CLUSTER"]
+        self.client = client or make_client(url, cfg["SOCKET_TIMEOUT_S"], cfg["CONNECT_TIMEOUT_S"], cluster)
+        self.flush_client = flush_client or make_client(url, 2.0, 0.5, cluster)
         self.breaker = Breaker(cfg["BREAKER_FAILURES"], cfg["BREAKER_RESET_S"])
         self.spool = Spool(cfg["SPOOL_DIR"], cfg["SPOOL_MAX_BYTES"])
         self.known = KnownCache(cfg["KNOWN_REFRESH_S"])
@@ -134,24 +151,32 @@ class Publisher:
                 self.count(self.names.known_views, event.known_bug, event.weight)
         if not encoded:
             return DROPPED
-        if self.breaker.allow():
-            try:
-                pipe = self.client.pipeline(transaction=False)
-                for stream, data in encoded:
-                    pipe.xadd(stream, {EVENT_FIELD: data}, maxlen=self.maxlen, approximate=True)
-                pipe.get(self.names.known_version)
-                version = pipe.execute()[-1]
-            except _REDIS_ERRORS as exc:
-                if self.breaker.failure():
-                    log.warning("errortrail: Redis unreachable (%s); spooling events locally", exc)
-                    self.count(self.names.capture_stats, "breaker_opened")
-            else:
-                self.breaker.success()
-                if self.known.note_version(version):
-                    self.wake()
-                return SENT if len(encoded) == len(events) else DROPPED
-        fates = [self._to_spool(stream, data) for stream, data in encoded]
+        failed = self._send(encoded) if self.breaker.allow() else range(len(encoded))
+        fates = [SENT] * len(encoded)
+        for index in failed:
+            fates[index] = self._to_spool(*encoded[index])
         return fates[0] if len(encoded) == len(events) else DROPPED
+
+    def _send(self, encoded: list[tuple[str, bytes]]) -> list[int]:
+        """XADD the events pipelined with the known-map version read (one logical send); the indices not stored."""
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for stream, data in encoded:
+                pipe.xadd(stream, {EVENT_FIELD: data}, maxlen=self.maxlen, approximate=True)
+            pipe.get(self.names.known_version)
+            replies = pipe.execute(raise_on_error=False)
+        except _REDIS_ERRORS as exc:
+            replies = [exc] * (len(encoded) + 1)
+        # On a Redis Cluster the pipeline is split per node: one node may fail while the others store their events.
+        error = next((reply for reply in replies if isinstance(reply, Exception)), None)
+        if error is None:
+            self.breaker.success()
+            if self.known.note_version(replies[-1]):
+                self.wake()
+        elif self.breaker.failure():
+            log.warning("errortrail: Redis unreachable (%s); spooling events locally", error)
+            self.count(self.names.capture_stats, "breaker_opened")
+        return [i for i, reply in enumerate(replies[:-1]) if isinstance(reply, Exception)]
 
     def hold_or_send(self, obs: Any, request: Any, full_event: Any) -> None:
         """Deliver one occurrence: in full (with any windows that ended) or folded into its window's weight."""
@@ -230,15 +255,22 @@ class Publisher:
             counts, self._counts = self._counts, Counter()
         if not counts:
             return
+        items = list(counts.items())
         try:
             pipe = self.flush_client.pipeline(transaction=False)
-            for (key, field), n in counts.items():
+            for (key, field), n in items:
                 pipe.hincrby(key, field, n)
-            pipe.execute()
+            replies = pipe.execute(raise_on_error=False)
         except BaseException:
             with self._lock:
                 self._counts.update(counts)
             raise
+        # On a Redis Cluster the pipeline is split per node: keep (for the next tick) only what a node refused.
+        failed = [(item, reply) for item, reply in zip(items, replies) if isinstance(reply, Exception)]
+        if failed:
+            with self._lock:
+                self._counts.update(dict(item for item, _ in failed))
+            raise failed[0][1]
 
     def close(self) -> None:
         """At process exit: send (or spool) every held count, then a final tick unless Redis is out."""

@@ -15,6 +15,7 @@ _CARD = re.compile(r"(?<!\d)(?<!\d\.)\d(?:[ -]?\d){12,}(?!\.\d)")
 _GROUP = re.compile(r"\d+")
 _DIGITS = re.compile(r"\d{4}|\d[ -]\d")
 _SCHEME = re.compile(rf"(?i){_SCHEMES}")
+_USERINFO = re.compile(r"(?<![\w+.-])([A-Za-z][\w+.-]*+://)[^\s/?#@]++@")  # postgres://user:pw@db, https://a:b@host
 # One cheap pass: text with none of these cannot hold a secret any rule below would find.
 _SUSPECT = re.compile(rf"(?i)eyJ|\d[ -]?\d|[=:]|{_SCHEMES}")
 
@@ -79,8 +80,10 @@ class Scrubber:
         self.max_items = max_items
         words = "|".join(re.escape(k) for k in sorted(self.keys, key=len, reverse=True)) or "(?!)"
         self._word = re.compile(words)  # searched in lower-cased text: ten times faster than (?i) here
+        # The key is a whole run of key characters holding a deny word (a run start, checked ahead, taken
+        # possessively): "[\w]*word[\w]*" backtracked cubically and took seconds on "passwordpassword…=".
         self._assign = re.compile(
-            r"(?i)([\w.\[\]-]*(?:" + words + r")[\w.\[\]-]*)(['\"]?\s*[=:]\s*)"
+            r"(?i)(?<![\w.\[\]-])((?=[\w.\[\]-]*?(?:" + words + r"))[\w.\[\]-]++)(['\"]?\s*[=:]\s*)"
             r"(\"(?:[^\"\\]|\\.)*\"?|'(?:[^'\\]|\\.)*'?|\[[^\]]*\]?|(?:\[Filtered\]|[^\s&\"',;}\]])+)"
         )
 
@@ -101,6 +104,8 @@ class Scrubber:
             text = _BEARER.sub(lambda m: f"{m.group(1)} {FILTERED}", text)
         if _DIGITS.search(text):
             text = _CARD.sub(_card_sub, text)
+        if "://" in text and "@" in text:
+            text = _USERINFO.sub(rf"\1{FILTERED}@", text)
         if ("=" in text or ":" in text) and self._word.search(text.lower()):
             text = self._assign.sub(_assigned, text)
         if len(text) > limit:

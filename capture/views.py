@@ -57,6 +57,7 @@ PAGES: dict[str, dict[str, Any]] = {
 }
 KNOWN_TITLE = "We're aware of this problem"
 KNOWN_MESSAGE = "We're aware of this problem and working on it."
+_ACCEPT_CHARS = 1024
 
 
 def _friendly(cfg: Any) -> bool:
@@ -77,8 +78,10 @@ def _wants_json(request: HttpRequest, cfg: Any) -> bool:
     if any(request.path.startswith(prefix) for prefix in cfg["API_PREFIXES"]):
         return True
     accept = request.META.get("HTTP_ACCEPT", "")
-    if "json" not in accept:
+    if "json" not in accept[:_ACCEPT_CHARS]:
         return False
+    if len(accept) > _ACCEPT_CHARS:  # Django would parse every media type of it (40 MB for an 800 KB header)
+        return "html" not in accept[:_ACCEPT_CHARS]
     return request.get_preferred_type(["text/html", "application/json"]) == "application/json"
 
 

@@ -20,7 +20,8 @@ from contracts.events import (
 )
 
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}\Z")
-_MAX_TS = 2**48
+# 10000-01-01T00:00:00Z: consumers turn ts into datetimes, which end with year 9999 (ids hold 48 bits).
+_MAX_TS = 253_402_300_800_000
 _FRAME_KEYS = {"module": 256, "function": 256, "filename": 512, "context": 512}
 _FRAME_INT_KEYS = ("lineno",)
 

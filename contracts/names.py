@@ -34,10 +34,15 @@ def shard_for(fingerprint: str, shards: int) -> int:
 
 @dataclass(frozen=True)
 class Names:
-    """Redis names under one prefix; shard keys share a hash tag so they live on one cluster node."""
+    """Redis names under one prefix; shard keys share a hash tag so they live on one cluster node.
+
+    With cluster=True (Redis Cluster) shard keys are tagged even with one shard, and the signals' dead letters
+    share the signals stream's slot; a single Redis keeps the plain names.
+    """
 
     prefix: str = DEFAULT_PREFIX
     shards: int = 1
+    cluster: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.prefix, str) or not self.prefix:
@@ -46,11 +51,13 @@ class Names:
             raise ValueError("prefix may hold braces only as one complete, non-empty hash tag such as {app}")
         if not isinstance(self.shards, int) or isinstance(self.shards, bool) or not 1 <= self.shards <= MAX_SHARDS:
             raise ValueError(f"shards must be an integer between 1 and {MAX_SHARDS}")
+        if not isinstance(self.cluster, bool):
+            raise ValueError("cluster must be True or False")
 
     def _shard(self, shard: int, name: str) -> str:
         if not 0 <= shard < self.shards:
             raise ValueError(f"shard {shard} out of range 0..{self.shards - 1}")
-        if self.shards == 1:
+        if self.shards == 1 and not self.cluster:
             return f"{self.prefix}{name}"
         return f"{self.prefix}{{{shard}}}:{name}"
 
@@ -81,7 +88,9 @@ class Names:
 
     @property
     def signals_dead(self) -> str:
-        """Dead letters of the signals consumers."""
+        """Dead letters of the signals consumers (on a cluster in the signals stream's slot, for requeueing)."""
+        if self.cluster and hash_tag(self.prefix) is None:  # the untagged stream hashes whole: tag with its name
+            return f"{self.prefix}{{{self.signals}}}:dead"
         return f"{self.prefix}signals:dead"
 
     @property

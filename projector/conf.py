@@ -18,6 +18,8 @@ SETTINGS = (
     # Shared with capture and bugbot: same keys, same environment variables.
     Setting("REDIS_URL", "redis://127.0.0.1:6379/0", "Redis holding the streams and the known map.",
             env=("ERRORTRAIL_REDIS_URL", "REDIS_URL")),
+    Setting("REDIS_CLUSTER", False, "REDIS_URL is a node of a Redis Cluster (shard keys are then always tagged).",
+            env=("ERRORTRAIL_REDIS_CLUSTER",)),
     Setting("PREFIX", DEFAULT_PREFIX, "Prefix of every Redis key.", env=("ERRORTRAIL_PREFIX",)),
     Setting("SHARDS", 1, "Error stream shards (events go to a shard by fingerprint).",
             env=("ERRORTRAIL_SHARDS",), minimum=1),
@@ -82,7 +84,7 @@ def get() -> MappingProxyType:
 def names() -> Names:
     """Redis names for the configured prefix and shard count."""
     cfg = get()
-    return Names(prefix=cfg["PREFIX"], shards=cfg["SHARDS"])
+    return Names(prefix=cfg["PREFIX"], shards=cfg["SHARDS"], cluster=cfg["REDIS_CLUSTER"])
 
 
 def known_setting_names() -> set[str]:

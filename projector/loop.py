@@ -14,6 +14,7 @@ from typing import Any, Iterable
 
 import redis
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connections
+from redis.exceptions import ClusterError, RedisClusterUnreachableError, SlotNotCoveredError, TryAgainError
 
 from contracts import codec
 from contracts import known as known_map
@@ -32,7 +33,9 @@ from projector.stream import Reader, ensure_group, group_info, parse_entries, te
 
 log = logging.getLogger(__name__)
 
-TRANSIENT = (redis.ConnectionError, redis.TimeoutError, OSError, OperationalError, InterfaceError)
+# A Redis Cluster adds its own: a slot without a node, no node reachable, the cluster down, a slot migrating.
+CLUSTER_TRANSIENT = (ClusterError, TryAgainError, SlotNotCoveredError, RedisClusterUnreachableError)
+TRANSIENT = (redis.ConnectionError, redis.TimeoutError, *CLUSTER_TRANSIENT, OSError, OperationalError, InterfaceError)
 BAD_DATA = (DataError, IntegrityError)
 KNOWN_REFRESH_S = 1.0  # how stale the known-issue map may get (it only decides which groups signal)
 CRASH_ENV = "ERRORTRAIL_TEST_CRASH_AT"  # tests only: "read:N" / "commit:N" -> SIGKILL at that point of batch N
@@ -412,7 +415,7 @@ class Projector:
         if self.cfg["PROJECTOR_PREFETCH"]:
             self._ready.wait(block / 1000)
             return
-        wait_for_entries(self.client, {s.stream: s.tail for s in self.held.values()}, block)
+        wait_for_entries(self.client, {s.stream: s.tail for s in self.held.values()}, block, self.names.cluster)
 
     def drained(self) -> bool:
         """Whether every wanted shard's stream has been applied and acked (by us or by its holder)."""

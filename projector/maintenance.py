@@ -25,7 +25,7 @@ STEPS = ("projector.maintenance.resignal_missed", "projector.maintenance.prune",
 
 def _client(client: Any) -> Any:
     cfg = conf.get()
-    return client or stream.connect(cfg["REDIS_URL"], cfg["PROJECTOR_SOCKET_TIMEOUT_S"])
+    return client or stream.connect(cfg["REDIS_URL"], cfg["PROJECTOR_SOCKET_TIMEOUT_S"], cfg["REDIS_CLUSTER"])
 
 
 def resignal_missed(client: Any = None, store: Store | None = None, now_ms: int | None = None) -> dict[str, int]:

@@ -68,7 +68,7 @@ def to_ms(value: datetime | None) -> int:
 def log_row(stream_id: str, event: ErrorObserved, group_id: int) -> tuple:
     """An ErrorLog row in LOG_COLUMNS order (JSON columns as Python values)."""
     return (
-        event.id, stream_id, group_id, event.fingerprint, to_datetime(event.ts), event.error_type, event.status,
+        event.id, stream_id, group_id, event.fingerprint, to_datetime(event.ts), clean(event.error_type), event.status,
         event.cls, clean(event.method), clean(event.url), clean(event.path), clean(event.route), clean(event.host),
         clean(event.user_id), clean(event.user_name), clean(event.client), event.request, clean(event.csrf_kind),
         clean(event.exc_type), clean(event.exc_message), clean(event.culprit), event.frames, clean(event.release),
@@ -80,7 +80,7 @@ def group_insert_row(g: GroupPlan) -> tuple:
     """A new group's row in GROUP_INSERT_COLUMNS order (counters start at zero; the update adds them)."""
     e = g.first
     return (
-        g.fingerprint, clean(e.basis), clean(handlers.title_for(e)), e.cls, e.error_type, e.status, clean(e.method),
+        g.fingerprint, clean(e.basis), clean(handlers.title_for(e)), e.cls, clean(e.error_type), e.status, clean(e.method),
         clean(e.path), clean(e.route), clean(e.culprit), clean(e.exc_type), clean(e.exc_message),
         clean(e.csrf_kind), e.frames, clean(e.release), clean(e.environment), 0, 0, to_datetime(g.first_seen),
         to_datetime(g.last_seen), "", handlers.UNRESOLVED, "", False, False, -1, 0, 0, 0,

@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Iterator, Sequence
 
 import psycopg
 
@@ -111,11 +112,16 @@ SELECT found.* FROM f LEFT JOIN found ON true"""
 class PgStore(Store):
     """The same writes as Store, in three statements per batch."""
 
-    def _cursor(self) -> psycopg.Cursor:
-        self.connection.ensure_connection()
-        raw = self.connection.connection
-        register(raw)
-        return psycopg.Cursor(raw)
+    @contextmanager
+    def _cursor(self) -> Iterator[psycopg.Cursor]:
+        # A raw cursor raises psycopg's errors: wrapped as Django's, so the loop's safe retry (DataError,
+        # IntegrityError) and backoff (OperationalError) see them as they do on the portable path.
+        with self.connection.wrap_database_errors:
+            self.connection.ensure_connection()
+            raw = self.connection.connection
+            register(raw)
+            with psycopg.Cursor(raw) as cur:
+                yield cur
 
     def apply(self, stream: str, epoch: int, last: tuple[int, int], new_last: tuple[int, int],
               entries: Sequence[tuple[str, ErrorObserved]], known: KnownMap, rules: Rules, safe: bool = False) -> Plan:
@@ -221,7 +227,7 @@ class PgStore(Store):
                 continue
             seen.add(e.id)
             rows.append((
-                e.id, stream_id, ids[e.fingerprint], e.fingerprint, e.ts, e.error_type, e.status, e.cls,
+                e.id, stream_id, ids[e.fingerprint], e.fingerprint, e.ts, clean(e.error_type), e.status, e.cls,
                 clean(e.method), clean(e.url), clean(e.path), clean(e.route), clean(e.host), clean(e.user_id),
                 clean(e.user_name), clean(e.client), json_bytes(e.request), clean(e.csrf_kind), clean(e.exc_type),
                 clean(e.exc_message), clean(e.culprit), json_bytes(e.frames), clean(e.release), clean(e.environment),

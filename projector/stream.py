@@ -6,6 +6,7 @@ from typing import Any, Iterable, Sequence
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from contracts.names import EVENT_FIELD
@@ -15,15 +16,13 @@ Entry = tuple[str, dict]
 DEAD_MAXLEN = 100_000
 
 
-def connect(url: str, socket_timeout_s: float) -> redis.Redis:
-    """The consumer's client: bytes replies, no automatic retries (the loop backs off itself)."""
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=socket_timeout_s,
-        socket_connect_timeout=min(socket_timeout_s, 2.0),
-        retry=Retry(NoBackoff(), 0),
-        health_check_interval=30,
-    )
+def connect(url: str, socket_timeout_s: float, cluster: bool = False) -> Any:
+    """The consumer's client (a RedisCluster with cluster): bytes replies, no automatic retries (the loop backs off)."""
+    options = dict(socket_timeout=socket_timeout_s, socket_connect_timeout=min(socket_timeout_s, 2.0),
+                   retry=Retry(NoBackoff(), 0))
+    if cluster:
+        return RedisCluster.from_url(url, **options)
+    return redis.Redis.from_url(url, health_check_interval=30, **options)
 
 
 def text(value: Any) -> str:
@@ -46,9 +45,12 @@ def parse_entries(raw: Any) -> list[Entry]:
 
 
 def _stream_reply(raw: Any) -> list[Entry]:
-    """One stream's entries from an XREADGROUP reply ([[stream, entries]], or fakeredis's flat [stream, entries])."""
+    """One stream's entries from an XREADGROUP reply ([[stream, entries]], fakeredis's flat [stream, entries], or
+    {stream: entries} as a RedisCluster transaction returns it)."""
     if not raw:
         return []
+    if isinstance(raw, dict):
+        return parse_entries(next(iter(raw.values())))
     if isinstance(raw[0], (bytes, str)):
         return parse_entries(raw[1])
     return parse_entries(raw[0][1])
@@ -174,6 +176,14 @@ def group_info(client: Any, stream: str, group: str) -> dict[str, Any]:
     return {}
 
 
-def wait_for_entries(client: Any, positions: dict[str, str], block_ms: int) -> bool:
+def wait_for_entries(client: Any, positions: dict[str, str], block_ms: int, cluster: bool = False) -> bool:
     """Block until an entry newer than each stream's position arrives (or block_ms passes)."""
+    if cluster and len(positions) > 1:
+        # One XREAD names keys of one cluster slot only: look at every stream without blocking, then block on one.
+        pipe = client.pipeline(transaction=False)
+        for stream, position in positions.items():
+            pipe.xread({stream: position}, count=1)
+        if any(pipe.execute()):
+            return True
+        positions = dict([next(iter(positions.items()))])
     return bool(client.xread(positions, count=1, block=block_ms))

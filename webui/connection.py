@@ -9,22 +9,27 @@ import redis
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
 from projector import conf
 
 SOCKET_TIMEOUT_S = 1.0
 CONNECT_TIMEOUT_S = 0.5
-ERRORS = (redis.RedisError, OSError)
+ERRORS = (redis.RedisError, RedisClusterException, OSError)
 
 _client: Any = None
 _lock = threading.Lock()
 
 
-def make_client(url: str) -> redis.Redis:
-    """A client that fails within a second when Redis is down or hangs."""
-    return redis.Redis.from_url(url, socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=CONNECT_TIMEOUT_S,
-                                retry=Retry(NoBackoff(), 0), retry_on_timeout=False, health_check_interval=0)
+def make_client(url: str, cluster: bool | None = None) -> Any:
+    """A client (RedisCluster with REDIS_CLUSTER) that fails within a second when Redis is down or hangs."""
+    options = dict(socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=CONNECT_TIMEOUT_S,
+                   retry=Retry(NoBackoff(), 0), retry_on_timeout=False)
+    if conf.get()["REDIS_CLUSTER"] if cluster is None else cluster:
+        return RedisCluster.from_url(url, **options)
+    return redis.Redis.from_url(url, health_check_interval=0, **options)
 
 
 def client() -> Any:

@@ -62,6 +62,11 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database(os.environ, VAR_DIR / "clinic.sqlite3")}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # The site, run_projector, run_bugbot and Celery write to one file: WAL, a busy timeout, and writers
+    # that take the lock when their transaction begins (never a read lock upgraded mid-way).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=30, transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -76,7 +81,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 LOGIN_URL = "/admin/login/"  # the dashboard sends anonymous visitors here
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT") or VAR_DIR / "static")
 
 # The friendly error pages extend the site's own base template, so they look like the site.
 ERRORTRAIL = {
@@ -87,11 +92,17 @@ ERRORTRAIL = {
     "SPOOL_DIR": os.environ.get("ERRORTRAIL_SPOOL_DIR") or str(VAR_DIR / "spool"),
 }
 
+# Celery (`celery -A bugbot.celery`): the broker defaults to errortrail's Redis, with the keys under its prefix.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": os.environ.get("ERRORTRAIL_PREFIX", "errortrail:") + "celery:"}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Django's own loggers print exception messages and paths: scrub them like capture scrubs events.
+    "filters": {"scrub": {"()": "capture.logfilter.ScrubFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["scrub"]}},
     "loggers": {
         name: {"handlers": ["console"], "level": os.environ.get("ERRORTRAIL_LOG_LEVEL", "INFO"), "propagate": False}
         for name in ("capture", "projector", "bugbot", "webui")

@@ -133,15 +133,16 @@ class Browser:
             conn.close()
 
 
-def _wait_for_port(proc: subprocess.Popen, port: int) -> None:
-    # Poll the port; proc.wait(timeout) doubles as the pause and notices an early exit.
+def _wait_for_banner(proc: subprocess.Popen, log: Path) -> None:
+    # Poll run.py's output (the banner follows the site and the consumers); proc.wait(timeout) doubles as the
+    # pause and notices an early exit.
     for _ in range(TIMEOUT_S * 10):
-        if run.port_open("127.0.0.1", port):
+        if "Press Ctrl-C to stop." in log.read_text():
             return
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(0.1)
             pytest.fail(f"demo/run.py exited early with {proc.returncode}")
-    pytest.fail("the demo site never opened its port")
+    pytest.fail(f"demo/run.py never printed its banner:\n{log.read_text()[-5000:]}")
 
 
 def _events(url: str, count: int) -> list:
@@ -159,12 +160,13 @@ def _events(url: str, count: int) -> list:
 @pytest.mark.slow
 def test_run_py_serves_the_site_and_its_friendly_error_pages(tmp_path, tcp_fakeredis):
     port = run.free_port()
-    env = demo_env(tmp_path, ERRORTRAIL_REDIS_URL=tcp_fakeredis, DEMO_REDIS="url", DEMO_PORT=str(port))
+    env = demo_env(tmp_path, ERRORTRAIL_REDIS_URL=tcp_fakeredis, DEMO_REDIS="url", DEMO_PORT=str(port),
+                   DEMO_TRAFFIC="never")
     log = (tmp_path / "run.log").open("w")
     proc = subprocess.Popen([sys.executable, str(REPO / "demo" / "run.py")], env=env, cwd=REPO,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_for_port(proc, port)
+        _wait_for_banner(proc, tmp_path / "run.log")
         site = f"http://127.0.0.1:{port}"
         browser = Browser(port)
 

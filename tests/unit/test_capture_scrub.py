@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from capture import conf
 from capture.build import classify, observe, request_data, scrubber, shrink, to_event
-from capture.conf import CRAWLER_AGENTS, PROBE_PATTERNS, SCRUB_KEYS
+from capture.conf import CRAWLER_AGENTS, PROBE_PATTERNS, QUIET_404_PATTERNS, SCRUB_KEYS
 from capture.scrub import FILTERED, Scrubber, luhn_ok, make_safe_str
 from contracts import codec
 
@@ -104,7 +104,7 @@ def test_lone_surrogates_are_made_encodable():
 
 def _classify(status, path="/x/", agent="", referer="", host="testserver", csrf=False, disallowed=False):
     return classify(status, path, agent, referer, host, csrf=csrf, disallowed_host=disallowed,
-                    probe_patterns=PROBE_PATTERNS, crawler_agents=CRAWLER_AGENTS)
+                    probe_patterns=PROBE_PATTERNS, crawler_agents=CRAWLER_AGENTS, quiet_404=QUIET_404_PATTERNS)
 
 
 @pytest.mark.parametrize(
@@ -117,6 +117,10 @@ def _classify(status, path="/x/", agent="", referer="", host="testserver", csrf=
         ({"status": 404, "referer": "http://testserver/a/"}, "broken_link"),
         ({"status": 404, "referer": "http://TESTSERVER/a/"}, "broken_link"),
         ({"status": 404, "referer": "http://other/a/"}, "not_found"),
+        ({"status": 404, "path": "/favicon.ico", "referer": "http://testserver/a/"}, "not_found"),
+        ({"status": 404, "path": "/static/apple-touch-icon-120x120.png", "referer": "http://testserver/"}, "not_found"),
+        ({"status": 404, "path": "/.well-known/change-password", "referer": "http://testserver/"}, "not_found"),
+        ({"status": 404, "path": "/favicon.ico/x", "referer": "http://testserver/a/"}, "broken_link"),
         ({"status": 404, "path": "/admin.php"}, "probe"),
         ({"status": 404, "path": "/wp-content/x"}, "probe"),
         ({"status": 404, "path": "/.env"}, "probe"),

@@ -1,4 +1,4 @@
-"""deploy/supervisord.conf: the projector stops gracefully, restarts, logs to stdout; bugbot has its slot."""
+"""deploy/supervisord.conf: the projector stops gracefully, restarts, logs to stdout; bugbot has its program."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ def programs():
 
 
 def test_run_projector_stops_gracefully_restarts_and_logs_to_stdout():
-    found = programs()
+    found = {name: p for name, p in programs().items() if name.startswith("run_projector")}
     assert sorted(found) == ["run_projector_00", "run_projector_01"]  # one active, one hot standby
     for name, program in found.items():
-        assert program.command.startswith("python manage.py run_projector --consumer ")
+        assert program.command.startswith("python demo/manage.py run_projector --consumer ")
         assert program.command.endswith(name[-2:])  # a stable consumer name per process
         assert program.stopsignal == signal.SIGTERM and program.stopwaitsecs >= 10
         assert program.stopasgroup and program.killasgroup and program.autorestart
@@ -29,6 +29,7 @@ def test_run_projector_stops_gracefully_restarts_and_logs_to_stdout():
         assert program.stderr_logfile == "/dev/stderr" and program.stderr_logfile_maxbytes == 0
 
 
-def test_bugbot_has_a_commented_slot():
-    text = CONF.read_text()
-    assert ";[program:run_bugbot]" in text and ";command=python manage.py run_bugbot" in text
+def test_bugbot_has_its_program():
+    bugbot = programs()["run_bugbot"]
+    assert bugbot.command.startswith("python demo/manage.py run_bugbot --consumer ")
+    assert bugbot.stopsignal == signal.SIGTERM and bugbot.autorestart

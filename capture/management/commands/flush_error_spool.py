@@ -17,7 +17,7 @@ class Command(BaseCommand):
         cfg = conf.get()
         names = conf.names()
         spool = Spool(cfg["SPOOL_DIR"], cfg["SPOOL_MAX_BYTES"])
-        client = publish.make_client(cfg["REDIS_URL"], 5.0, 2.0)
+        client = publish.make_client(cfg["REDIS_URL"], 5.0, 2.0, cfg["REDIS_CLUSTER"])
         try:
             sent = spool.flush(client, names.spool_done, cfg["STREAM_MAXLEN"])
         except Exception as exc:

@@ -39,7 +39,7 @@ class Command(BaseCommand):
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         cfg = conf.get()
         names = conf.names()
-        client = stream.connect(cfg["REDIS_URL"], cfg["PROJECTOR_SOCKET_TIMEOUT_S"])
+        client = stream.connect(cfg["REDIS_URL"], cfg["PROJECTOR_SOCKET_TIMEOUT_S"], cfg["REDIS_CLUSTER"])
         projector = Projector(
             client, for_alias(cfg["DATABASE"]), cfg, names, consumer=options.get("consumer"),
             shards=parse_shards(options.get("shards"), names.shards), until_idle=options["until_idle"],
