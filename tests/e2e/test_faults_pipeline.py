@@ -2,7 +2,7 @@
 processes on a private Redis and PostgreSQL, under steady error traffic (CSRF failures, 500s, 404s).
 
 One fault per test, each starting from steady state: kill -9 the projector; restart Redis (no persistence);
-stop PostgreSQL for PG_OUTAGE_S; GitHub answering 403 with Retry-After and 502 after creating; the spool's disk
+stop PostgreSQL for PG_OUTAGE_S; GitHub answering 502 after creating, then 403 with Retry-After; the spool's disk
 full while Redis is down. After each: every response was the expected friendly page; every error response is
 counted exactly once, or its loss is accounted for exactly (the entries the dead Redis held beyond the
 projector's checkpoint, read from the server's record of commands; or capture's drop counter); every pattern over
@@ -176,26 +176,34 @@ def test_postgresql_down_for_a_while(system, steady):
     new_pattern_filed(assert_one_issue_each(stack), "pgdown")
 
 
-def test_github_rate_limits_then_fails_after_creating(system, steady):
+def test_github_fails_after_creating_then_rate_limits(system, steady):
     stack, traffic = system.stack, system.traffic
-    # First listing lookups get a secondary rate limit (Retry-After 1 s), then the create is made and answered 502.
-    stack.fault(preset="secondary_rate_limit", retry_after=1, method="GET", path="/repos/*/*/issues", times=3)
+    # The first issue is created but answered 502 (its listing lookups are rate limited first, which PyGithub's
+    # read retry waits out); the next creation gets a secondary rate limit with Retry-After (bugbot waits it out).
+    stack.fault(preset="secondary_rate_limit", retry_after=1, method="GET", path="/repos/*/*/issues", times=2)
     stack.fault(preset="after_create", status=502, times=1)
+    stack.fault(preset="secondary_rate_limit", retry_after=1, method="POST", path="/repos/*/*/issues", times=1)
     traffic.inject(crash_kind("github"), NEW_PATTERN_TIMES)
     health_shows(stack, "a filing not yet filed", lambda h: h["filings"].get("pending", 0) + h["filings"].get(
         "filing", 0) > 0)
+    wait_for(lambda: 502 in [r["status"] for r in stack.standin_state()["requests"]], FAULT_TIMEOUT_S,
+             "GitHub to answer 502 after creating the first issue", detail=stack.logs_tail)
+    traffic.inject(crash_kind("ratelimited"), NEW_PATTERN_TIMES)
     traffic.wait_sent("crash-github", NEW_PATTERN_TIMES, FAULT_TIMEOUT_S)
+    traffic.wait_sent("crash-ratelimited", NEW_PATTERN_TIMES, FAULT_TIMEOUT_S)
 
     outcome = ledger.still(stack, traffic, steady)
     assert_all_friendly(outcome)
     assert_counted_once(outcome)
     db = assert_one_issue_each(stack)
-    group = new_pattern_filed(db, "github")
     state = stack.standin_state()
-    statuses = [r["status"] for r in state["requests"] if r["path"].endswith("/issues")]
-    assert statuses.count(403) == 3 and statuses.count(502) == 1, statuses
+    for tag in ("github", "ratelimited"):
+        group = new_pattern_filed(db, tag)
+        assert len(observe.issues_with_marker(state, group["fingerprint"])) == 1
+    answers = [(r["method"], r["status"]) for r in state["requests"] if r["path"].endswith("/issues")]
+    assert answers.count(("GET", 403)) == 2 and answers.count(("POST", 502)) == 1, answers
+    assert answers.count(("POST", 403)) == 1, answers
     assert not state["faults"], "every armed fault was used"
-    assert len(observe.issues_with_marker(state, group["fingerprint"])) == 1
 
 
 def test_spool_disk_full_while_redis_is_down(system, steady):

@@ -1,1 +1,1 @@
-"""Process orchestration for the end-to-end fault tests: private Redis and PostgreSQL, the errortrail processes, traffic."""
+"""Process orchestration for the end-to-end fault tests: private services, the errortrail processes, traffic."""

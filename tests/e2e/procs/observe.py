@@ -46,7 +46,7 @@ def db_view(dsn: str) -> DbView:
     with psycopg.connect(dsn, connect_timeout=3) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-            groups = cur.execute("SELECT fingerprint, cls, error_type, status, route, path, exc_message, count, threshold_crossed_at "
+            groups = cur.execute("SELECT fingerprint, cls, error_type, status, route, path, exc_message, count "
                                  f"FROM {ErrorGroup._meta.db_table} ORDER BY id").fetchall()
             rows = cur.execute(f"SELECT event_id FROM {ErrorLog._meta.db_table}").fetchall()
             issues = cur.execute("SELECT bug_id, error_fingerprint, filing_state, issue_number, github_issue_url, "
