@@ -171,3 +171,26 @@ def test_spool_keeps_what_it_held_when_the_disk_fills_mid_record(tmp_path, monke
     assert spool.flush(r, Names().spool_done, 1000) == 4
     assert sorted(f[b"e"] for _, f in r.xrange(STREAM)) == [b"event-0", b"event-1", b"event-2", b"event-5"]
     assert not spool.has_files()
+
+
+def test_spool_write_failures_are_dropped_and_counted_never_raised(tmp_path, monkeypatch, caplog):
+    import os
+
+    from capture.spool import Spool
+
+    blocked = tmp_path / "spool"
+    blocked.write_text("a file where the spool directory should be")
+    assert Spool(str(blocked), 10**6).write(STREAM, b"event") == "spool_error"
+
+    disk = _FullDisk(room=10**6)
+    monkeypatch.setattr("capture.spool.open", disk, raising=False)
+    spool = Spool(str(tmp_path / "other"), 10**6)
+    assert spool.write(STREAM, b"event-0") is None
+    disk.room = 3
+
+    def refused(*args):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(os, "truncate", refused)
+    assert spool.write(STREAM, b"event-1") == "spool_error"
+    assert "could not keep" in caplog.text
