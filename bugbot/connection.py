@@ -24,13 +24,16 @@ _client: Any = None
 _lock = threading.Lock()
 
 
-def make_client(url: str, cluster: bool | None = None) -> Any:
+def make_client(
+    url: str, cluster: bool | None = None, timeout_s: float = 10, connect_timeout_s: float = 3, health_check_s: int = 30
+) -> Any:
     """A Redis client (RedisCluster with REDIS_CLUSTER) with timeouts above XREADGROUP's block and no retries."""
     # redis-py's default retries re-send a blocking XREADGROUP ten times: the loop backs off by itself.
-    options = dict(socket_timeout=10, socket_connect_timeout=3, retry=Retry(NoBackoff(), 0))
+    options = dict(socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s, retry=Retry(NoBackoff(), 0),
+                   retry_on_timeout=False)
     if conf.get()["REDIS_CLUSTER"] if cluster is None else cluster:
         return RedisCluster.from_url(url, **options)
-    return redis.Redis.from_url(url, health_check_interval=30, **options)
+    return redis.Redis.from_url(url, health_check_interval=health_check_s, **options)
 
 
 def client() -> Any:

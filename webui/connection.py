@@ -8,11 +8,9 @@ from typing import Any
 import redis
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from redis.backoff import NoBackoff
-from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
-from redis.retry import Retry
 
+from bugbot.connection import make_client as make_bugbot_client
 from projector import conf
 
 SOCKET_TIMEOUT_S = 1.0
@@ -25,11 +23,9 @@ _lock = threading.Lock()
 
 def make_client(url: str, cluster: bool | None = None) -> Any:
     """A client (RedisCluster with REDIS_CLUSTER) that fails within a second when Redis is down or hangs."""
-    options = dict(socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=CONNECT_TIMEOUT_S,
-                   retry=Retry(NoBackoff(), 0), retry_on_timeout=False)
-    if conf.get()["REDIS_CLUSTER"] if cluster is None else cluster:
-        return RedisCluster.from_url(url, **options)
-    return redis.Redis.from_url(url, health_check_interval=0, **options)
+    if cluster is None:
+        cluster = conf.get()["REDIS_CLUSTER"]
+    return make_bugbot_client(url, cluster, SOCKET_TIMEOUT_S, CONNECT_TIMEOUT_S, health_check_s=0)
 
 
 def client() -> Any:
