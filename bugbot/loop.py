@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import InterfaceError, OperationalError, close_old_connections
 
-from bugbot import conf, connection, filing
+from bugbot import conf, connection, filing, registry
 from bugbot.consumer import ConsumerConfig, Message, Reject, StreamConsumer
 from contracts.events import BugFailed, BugFiled, ThresholdCrossed
 from contracts.names import GROUP_BUGBOT
@@ -30,8 +30,9 @@ def handle(messages: list[Message]) -> None:
 
 
 def tick() -> Any:
-    """Retry due filings (pending after a failure, held while the caps have room, abandoned claims)."""
+    """Restore a lost known-issue map; retry due filings (pending after a failure, held, abandoned claims)."""
     close_old_connections()
+    registry.republish_if_lost()
     outcomes = filing.retry_due()
     if outcomes:
         log.info("bugbot: retries: %s", outcomes)

@@ -40,6 +40,19 @@ def republish() -> int | None:
         return None
 
 
+def republish_if_lost() -> int | None:
+    """Republish when Redis lost the map (a restart without persistence); None when nothing was missing."""
+    try:
+        if connection.client().exists(conf.names().known_version):
+            return None
+    except _ERRORS:
+        return None
+    if not KnownIssue.objects.exists():
+        return None
+    log.warning("bugbot: the known-issue map was missing from Redis; republishing it")
+    return republish()
+
+
 def publish_one(pk: int, old_key: str | None = None) -> int | None:
     """Put (or remove) one issue's entry; the new version, or None when Redis refused (the scan repairs it)."""
     issue = KnownIssue.objects.filter(pk=pk).first()

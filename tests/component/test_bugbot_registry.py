@@ -62,6 +62,18 @@ def test_republish_rebuilds_a_lost_map_and_skips_invalid_rows(bugbot_env, caplog
     assert registry.publish_one(10_000) is None  # a row that is gone and had no key: nothing to do
 
 
+def test_a_map_redis_lost_is_republished_by_the_next_tick(bugbot_env, caplog):
+    from bugbot import loop
+
+    assert registry.republish_if_lost() is None  # nothing known: nothing to restore
+    KnownIssue.objects.create(bug_id="B-001", bug_number=1, error_fingerprint=fp(1), friendly_message="On it")
+    assert registry.republish_if_lost() is None  # present: nothing to do
+    bugbot_env.delete(N.known, N.known_version)  # Redis restarted without persistence
+    loop.tick()
+    assert load(bugbot_env).exact[fp(1)].message == "On it"
+    assert "was missing from Redis" in caplog.text
+
+
 def test_redis_down_is_logged_not_raised(bugbot_env, monkeypatch, caplog):
     import redis
 
@@ -71,6 +83,9 @@ def test_redis_down_is_logged_not_raised(bugbot_env, monkeypatch, caplog):
         def pipeline(self, *a, **k):
             raise redis.ConnectionError("refused")
 
+        def exists(self, *keys):
+            raise redis.ConnectionError("refused")
+
     monkeypatch.setattr(connection, "client", lambda: Down())
     issue = KnownIssue.objects.create(bug_id="B-001", bug_number=1, error_fingerprint=fp(1))
     issue.delete()
@@ -78,3 +93,4 @@ def test_redis_down_is_logged_not_raised(bugbot_env, monkeypatch, caplog):
     assert "could not publish known issue" in caplog.text
     assert "could not remove fp:" in caplog.text
     assert "could not republish" in caplog.text
+    assert registry.republish_if_lost() is None  # Redis down: the next tick tries again
