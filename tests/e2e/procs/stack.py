@@ -186,10 +186,6 @@ class Stack:
         stats = os.statvfs(self.spool)
         return stats.f_bavail * stats.f_frsize
 
-    def scan(self) -> str:
-        """One run of the periodic scan (what Celery beat runs every ERROR_SCAN_INTERVAL_MINUTES)."""
-        return self.django("scan_errors")
-
     def spool_files(self) -> list[str]:
         """Spool files waiting on disk."""
         try:
