@@ -85,18 +85,6 @@ def port_open(host: str, port: int) -> bool:
         return False
 
 
-def stop_process(proc: subprocess.Popen, timeout_s: float = STOP_TIMEOUT_S) -> int | None:
-    """SIGTERM, wait, then SIGKILL; returns the exit code."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
-
-
 def start_redis_server(stack: contextlib.ExitStack) -> RedisChoice | None:
     """A throwaway redis-server from the PATH on a free port, without persistence; None if there is none."""
     binary = shutil.which("redis-server")
@@ -107,7 +95,7 @@ def start_redis_server(stack: contextlib.ExitStack) -> RedisChoice | None:
         [binary, "--bind", HOST, "--port", str(port), "--save", "", "--appendonly", "no", "--loglevel", "warning"],
         stdout=subprocess.DEVNULL, start_new_session=True,
     )
-    stack.callback(stop_process, proc)
+    stack.callback(supervise.stop, proc, STOP_TIMEOUT_S)
     url = f"redis://{HOST}:{port}/0"
     if not wait_until(lambda: redis_answers(url), 10.0, alive=lambda: proc.poll() is None):
         return None
@@ -220,7 +208,7 @@ def consumers_beating(redis_url: str, prefix: str) -> bool:
 def start_traffic(stack: contextlib.ExitStack, env: dict[str, str], port: int) -> subprocess.Popen:
     """demo/traffic.py against the site, in the background (its output goes to this terminal)."""
     proc = subprocess.Popen([sys.executable, str(DEMO / "traffic.py"), "--url", f"http://{HOST}:{port}"], env=env)
-    stack.callback(stop_process, proc)
+    stack.callback(supervise.stop, proc, STOP_TIMEOUT_S)
     return proc
 
 

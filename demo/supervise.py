@@ -29,7 +29,7 @@ def start(conf: Path, env: dict[str, str]) -> subprocess.Popen:
 
 
 def stop(proc: subprocess.Popen, timeout_s: float = STOP_TIMEOUT_S) -> int | None:
-    """SIGTERM (supervisord stops every program with its own stop signal), wait, then SIGKILL."""
+    """SIGTERM (supervisord passes on each program's own stop signal), wait, then SIGKILL; the exit code."""
     if proc.poll() is None:
         proc.terminate()
         try:
