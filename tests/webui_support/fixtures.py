@@ -6,15 +6,8 @@ import fakeredis
 import pytest
 
 from tests.bugbot_support.fixtures import bugbot_env  # noqa: F401  (re-exported for test modules)
+from tests.projector_support.timings import FAST
 from webui.connection import make_client as real_make_client
-
-FAST = {
-    "PROJECTOR_BLOCK_MS": 20,
-    "PROJECTOR_LEASE_TTL_S": 5.0,
-    "PROJECTOR_HEARTBEAT_S": 0.5,
-    "PROJECTOR_CLAIM_INTERVAL_S": 0.0,
-    "PROJECTOR_BACKOFF_MAX_S": 0.05,
-}
 
 
 @pytest.fixture

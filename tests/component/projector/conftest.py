@@ -8,14 +8,7 @@ import pytest
 from projector import conf
 from projector.loop import Projector
 from projector.store import for_alias
-
-FAST = {
-    "PROJECTOR_BLOCK_MS": 20,
-    "PROJECTOR_LEASE_TTL_S": 5.0,
-    "PROJECTOR_HEARTBEAT_S": 0.5,
-    "PROJECTOR_CLAIM_INTERVAL_S": 0.0,
-    "PROJECTOR_BACKOFF_MAX_S": 0.05,
-}
+from tests.projector_support.timings import FAST
 
 
 @pytest.fixture
