@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench import report as bench_report
 from bench.rig import stats
 from bench.rig.sink import Sink
 
@@ -223,9 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         **analysis,
         "extra": measured["extra"],
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"\nwritten to {args.output} in {document['seconds']} s")
+    bench_report.save(args.output, document)
     return 0
 
 

@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from bench import report as bench_report
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results" / "projector.json"
 FINGERPRINTS = 1000
@@ -343,9 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     document = {"benchmark": "projector", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
                 "seconds": round(time.monotonic() - started, 1), **out}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"\nwritten to {args.output} in {document['seconds']} s")
+    bench_report.save(args.output, document)
     return 0
 
 

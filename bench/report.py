@@ -243,6 +243,15 @@ def load(results_dir: Path) -> dict[str, dict[str, Any]]:
     return docs
 
 
+def save(output: Path | str, doc: dict[str, Any]) -> None:
+    """Write one benchmark's JSON result (its folder made if need be) and say where."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(doc, indent=2) + "\n")
+    took = f" in {doc['seconds']} s" if "seconds" in doc else ""
+    print(f"\nwritten to {output}{took}")
+
+
 def write(results_dir: Path = RESULTS_DIR, output: Path | None = None) -> Path:
     """Regenerate RESULTS.md from the JSON files in results_dir (next to them unless it is bench/results)."""
     if output is None:

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import report as bench_report
 from bench.rig import wrk
 from bench.rig.services import REPO, WORKERS, PrivateRedis, Site, machine, missing, pg_params, pg_sql
+
 
 RESULTS = Path(__file__).resolve().parent / "results" / "storm.json"
 SITE_SETTINGS = {"plain": "bench.rig.settings_storm_plain", "capture": "bench.rig.settings_storm"}
@@ -404,9 +406,7 @@ def main(argv: list[str] | None = None) -> int:
            **analysis, "runs": runs}
     doc["seconds"] = round(time.monotonic() - started, 1)
     print(report(doc))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(doc, indent=2) + "\n")
-    print(f"\nwritten to {args.output} in {doc['seconds']} s")
+    bench_report.save(args.output, doc)
     return 0
 
 

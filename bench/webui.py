@@ -8,7 +8,6 @@ overview and a pattern page under 200 ms p95. Reports PASS/FAIL; like every benc
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -17,6 +16,8 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+
+from bench import report as bench_report
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results" / "webui.json"
@@ -270,8 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     result = run(args.rounds, redis_url, args.keep)
     result.update(python=platform.python_version(), machine=platform.machine(), target_ms=TARGET_MS)
     report(result)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
+    bench_report.save(args.output, result)
     return 0
 
 
